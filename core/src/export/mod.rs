@@ -1,0 +1,6 @@
+//! Exporters: Prometheus text exposition and OTLP (metrics and spans).
+
+pub mod prometheus;
+
+#[cfg(feature = "otel")]
+pub(crate) mod otlp;

@@ -1,0 +1,403 @@
+//! Prometheus text exposition (format 0.0.4) and the optional standalone `/metrics` listener.
+//!
+//! ```
+//! unitel::registry()
+//!     .counter(&unitel::catalog::ERRORS_TOTAL)
+//!     .with_labels(&["parser", "invalid_input"])
+//!     .inc();
+//! let text = unitel::prometheus::render();
+//! assert!(text.contains("# TYPE errors_total counter"));
+//! assert!(text.contains("errors_total{component=\"parser\",error_type=\"invalid_input\"} 1"));
+//! ```
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use crate::registry::{
+    AnyFamily, CounterCell, Family, GaugeCell, HistogramCell, OVERFLOW_LABEL_KEY, Registry, Series,
+};
+
+/// `Content-Type` of the exposition.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// Renders the process-wide [`registry()`](crate::registry()).
+#[must_use]
+pub fn render() -> String {
+    crate::registry().render()
+}
+
+pub(crate) fn render_registry(registry: &Registry) -> String {
+    let families = registry.families();
+    let mut out = String::with_capacity(64 * 1024);
+    for family in &families {
+        match family {
+            AnyFamily::Counter(f) => write_family(&mut out, f, "counter", write_counter),
+            AnyFamily::Gauge(f) => write_family(&mut out, f, "gauge", write_gauge),
+            AnyFamily::Histogram(f) => write_family(&mut out, f, "histogram", write_histogram),
+        }
+    }
+    out
+}
+
+type WriteSeries<C> = fn(&mut String, &Family<C>, &Series<C>, bool);
+
+fn write_family<C: crate::registry::family::Cell>(
+    out: &mut String,
+    family: &Arc<Family<C>>,
+    kind: &str,
+    write_series: WriteSeries<C>,
+) {
+    let snapshot = family.snapshot();
+    let name = family.name();
+    out.push_str("# HELP ");
+    out.push_str(name);
+    out.push(' ');
+    escape_help(out, &family.def.description);
+    out.push_str("\n# TYPE ");
+    out.push_str(name);
+    out.push(' ');
+    out.push_str(kind);
+    out.push('\n');
+    for series in &snapshot.series {
+        write_series(out, family, series, false);
+    }
+    if let Some(overflow) = &snapshot.overflow {
+        write_series(out, family, overflow, true);
+    }
+}
+
+/// Writes `{k="v",...` (without the closing brace) and returns whether anything was written.
+fn write_labels<C>(
+    out: &mut String,
+    family: &Family<C>,
+    series: &Series<C>,
+    overflow: bool,
+) -> bool {
+    let mut first = true;
+    for (key, value) in family.prom_keys.iter().zip(series.labels.iter()) {
+        if overflow || value.is_empty() {
+            continue;
+        }
+        out.push(if first { '{' } else { ',' });
+        first = false;
+        out.push_str(key);
+        out.push_str("=\"");
+        escape_label_value(out, value);
+        out.push('"');
+    }
+    if overflow {
+        out.push(if first { '{' } else { ',' });
+        first = false;
+        out.push_str(OVERFLOW_LABEL_KEY);
+        out.push_str("=\"true\"");
+    }
+    !first
+}
+
+fn write_counter(
+    out: &mut String,
+    family: &Family<CounterCell>,
+    series: &Series<CounterCell>,
+    overflow: bool,
+) {
+    out.push_str(family.name());
+    if write_labels(out, family, series, overflow) {
+        out.push('}');
+    }
+    out.push(' ');
+    let v = series.cell.value();
+    if v.fraction == 0.0 {
+        let _ = write!(out, "{}", v.whole);
+    } else {
+        write_f64(out, v.as_f64());
+    }
+    out.push('\n');
+}
+
+fn write_gauge(
+    out: &mut String,
+    family: &Family<GaugeCell>,
+    series: &Series<GaugeCell>,
+    overflow: bool,
+) {
+    out.push_str(family.name());
+    if write_labels(out, family, series, overflow) {
+        out.push('}');
+    }
+    out.push(' ');
+    write_f64(out, series.cell.value());
+    out.push('\n');
+}
+
+fn write_histogram(
+    out: &mut String,
+    family: &Family<HistogramCell>,
+    series: &Series<HistogramCell>,
+    overflow: bool,
+) {
+    let name = family.name();
+    let bounds = &family.def.buckets;
+    let mut cumulative = 0u64;
+    let mut index = 0usize;
+    series.cell.for_each_bucket(|count| {
+        cumulative += count;
+        out.push_str(name);
+        out.push_str("_bucket");
+        let sep = if write_labels(out, family, series, overflow) {
+            ','
+        } else {
+            '{'
+        };
+        out.push(sep);
+        out.push_str("le=\"");
+        match bounds.get(index) {
+            Some(b) => write_f64(out, *b),
+            None => out.push_str("+Inf"),
+        }
+        let _ = writeln!(out, "\"}} {cumulative}");
+        index += 1;
+    });
+    out.push_str(name);
+    out.push_str("_sum");
+    if write_labels(out, family, series, overflow) {
+        out.push('}');
+    }
+    out.push(' ');
+    write_f64(out, series.cell.sum());
+    out.push('\n');
+    out.push_str(name);
+    out.push_str("_count");
+    if write_labels(out, family, series, overflow) {
+        out.push('}');
+    }
+    let _ = writeln!(out, " {cumulative}");
+}
+
+/// Writes a float the way Prometheus parses it (`+Inf`, `-Inf`, `NaN`, shortest round-trip).
+pub(crate) fn write_f64(out: &mut String, v: f64) {
+    if v.is_nan() {
+        out.push_str("NaN");
+    } else if v.is_infinite() {
+        out.push_str(if v > 0.0 { "+Inf" } else { "-Inf" });
+    } else {
+        let _ = write!(out, "{v}");
+    }
+}
+
+fn escape_help(out: &mut String, s: &str) {
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+}
+
+fn escape_label_value(out: &mut String, s: &str) {
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// Bearer-token check for a metrics endpoint, in time that does not depend on where the
+/// presented token first differs.
+///
+/// ```
+/// use unitel::prometheus::MetricsAuth;
+///
+/// let auth = MetricsAuth::new(Some("s3cret".to_owned()));
+/// assert!(auth.allows(Some("Bearer s3cret")));
+/// assert!(!auth.allows(Some("Bearer s3cre")));
+/// assert!(!auth.allows(None));
+/// assert!(MetricsAuth::new(None).allows(None));
+/// ```
+#[derive(Clone, Default)]
+pub struct MetricsAuth {
+    token: Option<Arc<[u8]>>,
+}
+
+impl std::fmt::Debug for MetricsAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the token.
+        f.debug_struct("MetricsAuth")
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+impl MetricsAuth {
+    /// No token means every request is allowed.
+    #[must_use]
+    pub fn new(token: Option<String>) -> Self {
+        Self {
+            token: token
+                .filter(|t| !t.is_empty())
+                .map(|t| Arc::from(t.into_bytes())),
+        }
+    }
+
+    /// The check the process-wide configuration asks for (`UNITEL_METRICS_TOKEN`).
+    #[must_use]
+    pub fn from_config() -> Self {
+        crate::init::metrics_auth()
+    }
+
+    /// Whether a token is required.
+    #[must_use]
+    pub fn is_required(&self) -> bool {
+        self.token.is_some()
+    }
+
+    /// Whether a request with this `Authorization` header value may read the metrics.
+    #[must_use]
+    pub fn allows(&self, authorization: Option<&str>) -> bool {
+        let Some(expected) = &self.token else {
+            return true;
+        };
+        let presented = authorization
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .unwrap_or("")
+            .as_bytes();
+        constant_time_eq(presented, expected)
+    }
+}
+
+fn constant_time_eq(presented: &[u8], expected: &[u8]) -> bool {
+    // Walk the whole presented value whatever its length, so the time reveals nothing about the
+    // token; the length difference is folded into the result.
+    let mut diff = u8::from(presented.len() != expected.len());
+    for (i, p) in presented.iter().enumerate() {
+        let e = expected
+            .get(i % expected.len().max(1))
+            .copied()
+            .unwrap_or(0);
+        diff |= p ^ e;
+    }
+    std::hint::black_box(diff) == 0
+}
+
+/// Serves `GET {path}` with the exposition until the task is dropped.
+pub(crate) async fn serve(
+    listener: tokio::net::TcpListener,
+    path: String,
+    auth: MetricsAuth,
+    registry: Registry,
+) {
+    use hyper::service::service_fn;
+    use hyper_util::rt::TokioIo;
+
+    let path: Arc<str> = path.into();
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            continue;
+        };
+        let path = Arc::clone(&path);
+        let auth = auth.clone();
+        let registry = registry.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                let response = respond(&req, &path, &auth, &registry);
+                async move { Ok::<_, std::convert::Infallible>(response) }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+/// Builds the response of a metrics endpoint (shared with the framework integrations).
+#[must_use]
+pub fn respond<B>(
+    req: &http::Request<B>,
+    path: &str,
+    auth: &MetricsAuth,
+    registry: &Registry,
+) -> http::Response<http_body_util::Full<bytes::Bytes>> {
+    use http::{StatusCode, header};
+    let status = |code: StatusCode, body: &'static str| {
+        let mut r = http::Response::new(http_body_util::Full::new(bytes::Bytes::from_static(
+            body.as_bytes(),
+        )));
+        *r.status_mut() = code;
+        r
+    };
+    if req.uri().path() != path {
+        return status(StatusCode::NOT_FOUND, "not found\n");
+    }
+    if req.method() != http::Method::GET && req.method() != http::Method::HEAD {
+        return status(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
+    }
+    let authorization = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    if !auth.allows(authorization) {
+        let mut r = status(StatusCode::UNAUTHORIZED, "unauthorized\n");
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            http::HeaderValue::from_static("Bearer"),
+        );
+        return r;
+    }
+    let mut r = http::Response::new(http_body_util::Full::new(bytes::Bytes::from(
+        registry.render(),
+    )));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        http::HeaderValue::from_static(CONTENT_TYPE),
+    );
+    r
+}
+
+/// Address the standalone listener is bound to, if one was started by [`init`](crate::init).
+#[must_use]
+pub fn listener_addr() -> Option<SocketAddr> {
+    crate::init::listener_addr()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_values_and_help_are_escaped() {
+        let mut s = String::new();
+        escape_label_value(&mut s, "a\"b\\c\nd");
+        assert_eq!(s, "a\\\"b\\\\c\\nd");
+        let mut h = String::new();
+        escape_help(&mut h, "x\\y\nz\"");
+        assert_eq!(h, "x\\\\y\\nz\"");
+    }
+
+    #[test]
+    fn floats_use_prometheus_spelling() {
+        for (v, want) in [
+            (f64::INFINITY, "+Inf"),
+            (f64::NEG_INFINITY, "-Inf"),
+            (0.005, "0.005"),
+            (10.0, "10"),
+        ] {
+            let mut s = String::new();
+            write_f64(&mut s, v);
+            assert_eq!(s, want);
+        }
+    }
+
+    #[test]
+    fn constant_time_eq_compares_whole_values() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abcd", b"abc"));
+        assert!(!constant_time_eq(b"ab", b"abc"));
+        assert!(!constant_time_eq(b"", b"abc"));
+        assert!(!constant_time_eq(b"abd", b"abc"));
+    }
+}

@@ -1,0 +1,89 @@
+//! # unitel
+//!
+//! One layer of metrics and tracing for Rust web services: every metric family of the catalog
+//! served in Prometheus text format (and pushed over OTLP when configured), `tracing` spans
+//! exported as OpenTelemetry spans, W3C propagation helpers, and nothing that can crash, block
+//! or grow without bound in a request path.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let guard = unitel::init(unitel::TelemetryConfig::from_env()?)?;
+//!
+//! // Hot paths take a typed handle once and record with one atomic operation:
+//! let hits = unitel::registry()
+//!     .counter(&unitel::catalog::RAG_CACHE_HITS_TOTAL)
+//!     .with_labels(&["embedding_cache"]);
+//! hits.inc();
+//!
+//! // Everything else can record by name, as the original design did:
+//! unitel::increment_counter("rag_queries_total", &[("pipeline", "standard")]);
+//!
+//! let text = unitel::prometheus::render(); // what GET /metrics serves
+//! # drop(text);
+//! guard.shutdown().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! ## Features
+//! - `otel` (default): OpenTelemetry spans and OTLP export. Without it the same API compiles,
+//!   metrics are still served in Prometheus format, and spans stay plain `tracing` spans.
+//!   [`OTEL_AVAILABLE`] tells which build this is.
+//!
+//! ## Modules follow the data
+//! [`config`] → [`init()`] → [`catalog`] → [`Registry`] / [`record`] → [`prometheus`] (and OTLP).
+
+pub mod catalog;
+pub mod config;
+mod export;
+mod init;
+pub mod propagation;
+pub mod record;
+mod registry;
+mod runtime;
+mod subscriber;
+pub mod trace;
+
+use std::sync::OnceLock;
+
+pub use catalog::{MetricDescriptor, MetricKind};
+pub use config::{
+    ConfigError, MetricsExporter, OtlpProtocol, SamplerConfig, TelemetryConfig,
+    TelemetryConfigBuilder, TracesExporter,
+};
+pub use export::prometheus;
+pub use init::{InitError, ShutdownError, TelemetryGuard, init, metrics_path};
+pub use propagation::{RemoteContext, extract_context, inject_context};
+pub use record::{add_to_counter, increment_counter, observe_histogram, set_gauge};
+pub use registry::{
+    Counter, CounterFamily, DEFAULT_MAX_SERIES_PER_FAMILY, Gauge, GaugeFamily, Histogram,
+    HistogramFamily, HistogramValue, InstrumentationErrorKind, MAX_FAMILIES, MetricCallback,
+    MetricDefinition, Registry, RegistryError,
+};
+pub use trace::{add_span_event, set_span_attribute, start_span};
+
+/// Whether this build exports OpenTelemetry spans and OTLP (the `otel` feature).
+pub const OTEL_AVAILABLE: bool = cfg!(feature = "otel");
+
+static REGISTRY: OnceLock<Registry> = OnceLock::new();
+
+/// The process-wide registry that [`init`], the integrations and the convenience functions use.
+///
+/// ```
+/// let families = unitel::registry();
+/// families.gauge(&unitel::catalog::CIRCUIT_BREAKER_STATE).with_labels(&["llm"]).set(1.0);
+/// ```
+#[must_use]
+pub fn registry() -> &'static Registry {
+    REGISTRY.get_or_init(Registry::new)
+}
+
+/// `registry().add_callback(name, f)` on the process-wide registry.
+///
+/// # Errors
+/// [`RegistryError::NotFound`] when `name` is not registered.
+pub fn add_callback<F>(name: &str, callback: F) -> Result<(), RegistryError>
+where
+    F: Fn(&str, f64, &[(&str, &str)]) + Send + Sync + 'static,
+{
+    registry().add_callback(name, callback)
+}

@@ -1,0 +1,91 @@
+//! Real services for unitel's tests — no mocks.
+//!
+//! * [`otlp::OtlpReceiver`]: a real OTLP receiver (gRPC via tonic, plus OTLP/HTTP protobuf via
+//!   hyper) on `127.0.0.1`, storing every export request, with runtime fault injection
+//!   ([`otlp::ReceiverMode`], [`otlp::OtlpReceiver::stop`], [`otlp::OtlpReceiver::restart`]).
+//! * [`services`]: PostgreSQL ([`postgres()`]), Prometheus ([`prometheus()`] /
+//!   [`PrometheusBuilder`]), `promtool` ([`promtool_check_metrics()`] and friends) and Jaeger
+//!   ([`jaeger()`]).
+//!
+//! # How services are found
+//!
+//! Every external service is looked up in this order:
+//!
+//! 1. a URL in an environment variable (e.g. `UNITEL_TEST_DATABASE_URL`);
+//! 2. a Docker engine, if one answers a ping (a [`testcontainers`] container is started; set
+//!    `UNITEL_TEST_DOCKER=0` to never use Docker);
+//! 3. locally installed binaries, started in a temporary directory on a free loopback port and
+//!    killed (and the directory removed) on `Drop`;
+//! 4. otherwise the test is **skipped**: the function returns `None` after printing a loud
+//!    message on stderr. With `UNITEL_REQUIRE_SERVICES=1` it panics instead, so CI cannot
+//!    silently skip.
+//!
+//! ```no_run
+//! # async fn demo() {
+//! let Some(pg) = unitel_testkit::postgres().await else { return };
+//! println!("{}", pg.url());
+//! # }
+//! ```
+
+pub mod otlp;
+pub mod services;
+
+use std::fmt;
+
+/// The `opentelemetry-proto` crate this testkit is built on, re-exported so tests can build
+/// export requests and use the generated tonic clients without another dependency.
+pub use opentelemetry_proto;
+pub use otlp::{OtlpReceiver, ReceivedMetric, ReceivedSpan, ReceiverMode};
+pub use services::{
+    JaegerService, PostgresService, PrometheusBuilder, PrometheusService, ScrapeTarget, free_port,
+    jaeger, postgres, prometheus, promtool_check_metrics, promtool_check_rules,
+    promtool_test_rules,
+};
+
+/// Error returned by the testkit's fallible helpers (queries, process start-up, ...).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    message: String,
+}
+
+impl Error {
+    pub(crate) fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+        }
+    }
+
+    /// The human readable description of what went wrong.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Unwraps an `Option<Service>` or returns from the (unit-returning) test function.
+///
+/// `None` means the service is unavailable and a skip message was already printed, so this is
+/// equivalent to `let Some(s) = expr else { return };`.
+///
+/// ```no_run
+/// # async fn demo() {
+/// let pg = unitel_testkit::service_or_skip!(unitel_testkit::postgres().await);
+/// # let _ = pg;
+/// # }
+/// ```
+#[macro_export]
+macro_rules! service_or_skip {
+    ($service:expr) => {
+        match $service {
+            ::core::option::Option::Some(service) => service,
+            ::core::option::Option::None => return,
+        }
+    };
+}
