@@ -32,15 +32,24 @@
 //! ## Modules follow the data
 //! [`config`] → [`init()`] → [`catalog`] → [`Registry`] / [`record`] → [`prometheus`] (and OTLP).
 
+pub mod cache;
 pub mod catalog;
 pub mod config;
+pub mod db;
+pub mod embeddings;
 mod export;
+pub mod http;
 mod init;
+pub mod instrument;
+pub mod llm;
 pub mod propagation;
+pub mod rag;
 pub mod record;
 mod registry;
+pub mod resilience;
 mod runtime;
 mod subscriber;
+pub mod system;
 pub mod trace;
 
 use std::sync::OnceLock;

@@ -249,9 +249,13 @@ async fn stop_refuses_connections_and_restart_uses_the_same_port() {
         TcpStream::connect(receiver.http_addr()).is_err(),
         "HTTP port still open"
     );
-    // The already-connected client loses its connection too.
+    // The already-connected client loses its connection too (tonic reports the broken
+    // connection as UNKNOWN "transport error" or UNAVAILABLE, depending on timing).
     let err = client.export(trace_request()).await.unwrap_err();
-    assert_eq!(err.code(), tonic::Code::Unavailable, "{err:?}");
+    assert!(
+        matches!(err.code(), tonic::Code::Unavailable | tonic::Code::Unknown),
+        "{err:?}"
+    );
 
     receiver.restart().unwrap();
     assert!(receiver.is_running());

@@ -106,29 +106,32 @@ pub(crate) fn skip<T>(service: &str, reason: &str) -> Option<T> {
             "unitel-testkit: {service} is required (UNITEL_REQUIRE_SERVICES=1) but unavailable: {reason}"
         );
     }
-    skip_message(service, reason, "");
+    skip_message(
+        service,
+        reason,
+        "Set UNITEL_REQUIRE_SERVICES=1 to turn this skip into a failure.",
+    );
     None
 }
 
 /// Skips even under `UNITEL_REQUIRE_SERVICES=1` (for services that cannot exist without
 /// Docker, like Jaeger).
 pub(crate) fn skip_always<T>(service: &str, reason: &str) -> Option<T> {
-    let note = if services_required() {
-        " (UNITEL_REQUIRE_SERVICES=1 is ignored for this service: it has no local fallback)"
-    } else {
-        ""
-    };
-    skip_message(service, reason, note);
+    skip_message(
+        service,
+        reason,
+        "This service has no local fallback: it skips even with UNITEL_REQUIRE_SERVICES=1.",
+    );
     None
 }
 
-fn skip_message(service: &str, reason: &str, note: &str) {
+fn skip_message(service: &str, reason: &str, hint: &str) {
     eprintln!(
         "\n\
          ************************************************************************\n\
          ** unitel-testkit: SKIPPING test `{}`\n\
-         ** {service} is unavailable: {reason}{note}\n\
-         ** Set UNITEL_REQUIRE_SERVICES=1 to turn this skip into a failure.\n\
+         ** {service} is unavailable: {reason}\n\
+         ** {hint}\n\
          ************************************************************************\n",
         current_test()
     );

@@ -1,0 +1,1 @@
+//! Placeholder: database client semantics (filled by the sqlx issue).
