@@ -130,10 +130,12 @@ impl TelemetryGuard {
     /// Exports queued spans now, waiting up to the OTLP timeout. Never panics.
     pub fn force_flush(&self) {
         #[cfg(feature = "otel")]
-        if let Some(inner) = &self.inner {
-            if let Some(spans) = &inner.spans {
-                spans.flush(inner.timeout);
-            }
+        if let Some((spans, inner)) = self
+            .inner
+            .as_ref()
+            .and_then(|i| i.spans.as_ref().map(|s| (s, i)))
+        {
+            spans.flush(inner.timeout);
         }
     }
 
@@ -163,12 +165,14 @@ impl GuardInner {
         #[allow(unused_mut)]
         let mut result = Ok(());
         #[cfg(feature = "otel")]
-        if let Some(provider) = self.provider.take() {
-            if let Err(e) = provider.shutdown_with_timeout(self.timeout) {
-                let text = e.to_string();
-                if !text.contains("already") {
-                    result = Err(ShutdownError::Traces(text));
-                }
+        if let Some(Err(e)) = self
+            .provider
+            .take()
+            .map(|p| p.shutdown_with_timeout(self.timeout))
+        {
+            let text = e.to_string();
+            if !text.contains("already") {
+                result = Err(ShutdownError::Traces(text));
             }
         }
         if let Some(mut rt) = self.runtime.take() {

@@ -78,7 +78,7 @@ impl RemoteContext {
     #[cfg(feature = "otel")]
     fn has_baggage(&self) -> bool {
         use opentelemetry::baggage::BaggageExt as _;
-        self.cx.baggage().len() > 0
+        !self.cx.baggage().is_empty()
     }
 
     /// The OpenTelemetry context.

@@ -9,7 +9,11 @@ use unitel::{MetricsExporter, TelemetryConfig, TracesExporter};
 
 fn resident_bytes() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: u64 = statm.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
     pages * 4096
 }
 
@@ -62,15 +66,27 @@ async fn export_to_a_closed_port_costs_nothing_visible() {
         after / 1024
     );
     // The queue is bounded at 256 spans: memory does not follow the span count.
-    assert!(after.saturating_sub(before) < 16 * 1024 * 1024, "RSS grew from {before} to {after}");
+    assert!(
+        after.saturating_sub(before) < 16 * 1024 * 1024,
+        "RSS grew from {before} to {after}"
+    );
 
     // Every span that could not be exported is counted (queue overflow or failed batch).
     let deadline = Instant::now() + Duration::from_secs(10);
-    while (failures("traces") < 100_000.0 || failures("metrics") < 1.0) && Instant::now() < deadline {
+    while (failures("traces") < 100_000.0 || failures("metrics") < 1.0) && Instant::now() < deadline
+    {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(failures("traces") >= 100_000.0, "traces failures {}", failures("traces"));
-    assert!(failures("metrics") >= 1.0, "metrics failures {}", failures("metrics"));
+    assert!(
+        failures("traces") >= 100_000.0,
+        "traces failures {}",
+        failures("traces")
+    );
+    assert!(
+        failures("metrics") >= 1.0,
+        "metrics failures {}",
+        failures("metrics")
+    );
     let text = unitel::prometheus::render();
     assert!(text.contains("unitel_export_failures_total{signal=\"traces\"}"));
     // Shutdown with a dead collector returns (bounded by the export timeout), it does not hang.

@@ -36,7 +36,7 @@ fn promtool(text: &str) {
     match unitel_testkit::promtool_check_metrics(text) {
         None => eprintln!("promtool missing: exposition lint skipped"),
         Some(result) => {
-            result.unwrap_or_else(|e| panic!("promtool check metrics failed:\n{e}\n{text}"))
+            result.unwrap_or_else(|e| panic!("promtool check metrics failed:\n{e}\n{text}"));
         }
     }
 }

@@ -19,7 +19,10 @@ async fn prometheus_scrapes_the_standalone_listener_with_a_bearer_token() {
         .unwrap();
     let guard = unitel::init(config.clone()).unwrap();
     // A second init is an error, not a panic.
-    assert!(matches!(unitel::init(config), Err(unitel::InitError::AlreadyInitialized)));
+    assert!(matches!(
+        unitel::init(config),
+        Err(unitel::InitError::AlreadyInitialized)
+    ));
 
     let addr = guard.prometheus_addr().expect("listener address");
     assert!(addr.ip().is_loopback());
@@ -33,17 +36,39 @@ async fn prometheus_scrapes_the_standalone_listener_with_a_bearer_token() {
     let anonymous = client.get(&url).send().await.unwrap();
     assert_eq!(anonymous.status(), 401);
     assert_eq!(anonymous.headers()["www-authenticate"], "Bearer");
-    let wrong = client.get(&url).bearer_auth("s3cret-tokem").send().await.unwrap();
+    let wrong = client
+        .get(&url)
+        .bearer_auth("s3cret-tokem")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(wrong.status(), 401);
-    let longer = client.get(&url).bearer_auth(format!("{TOKEN}{TOKEN}")).send().await.unwrap();
+    let longer = client
+        .get(&url)
+        .bearer_auth(format!("{TOKEN}{TOKEN}"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(longer.status(), 401);
     let ok = client.get(&url).bearer_auth(TOKEN).send().await.unwrap();
     assert_eq!(ok.status(), 200);
-    assert!(ok.headers()["content-type"].to_str().unwrap().starts_with("text/plain; version=0.0.4"));
+    assert!(
+        ok.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
     let body = ok.text().await.unwrap();
-    assert!(body.contains("http_requests_total{method=\"GET\",route=\"/api/items/{id}\",status=\"200\"} 7"));
+    assert!(body.contains(
+        "http_requests_total{method=\"GET\",route=\"/api/items/{id}\",status=\"200\"} 7"
+    ));
     assert!(!body.contains(TOKEN));
-    let other = client.get(format!("http://{addr}/other")).bearer_auth(TOKEN).send().await.unwrap();
+    let other = client
+        .get(format!("http://{addr}/other"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(other.status(), 404);
 
     let Some(prom) = PrometheusBuilder::new()
@@ -58,7 +83,10 @@ async fn prometheus_scrapes_the_standalone_listener_with_a_bearer_token() {
         return;
     };
     let series = prom
-        .wait_for_series("http_requests_total{route=\"/api/items/{id}\"}", Duration::from_secs(30))
+        .wait_for_series(
+            "http_requests_total{route=\"/api/items/{id}\"}",
+            Duration::from_secs(30),
+        )
         .await
         .unwrap();
     assert_eq!(series.len(), 1, "{series:?}");

@@ -45,7 +45,9 @@ async fn spans_and_metrics_reach_the_receiver_with_resource_and_parents() {
     let mut headers = http::HeaderMap::new();
     headers.insert(
         "traceparent",
-        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".parse().unwrap(),
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+            .parse()
+            .unwrap(),
     );
     let remote = unitel::extract_context(&headers);
     let server = start_span("GET /api/items/{id}");
@@ -53,7 +55,10 @@ async fn spans_and_metrics_reach_the_receiver_with_resource_and_parents() {
     let mut outgoing = http::HeaderMap::new();
     server.in_scope(|| unitel::inject_context(&mut outgoing));
     let injected = outgoing["traceparent"].to_str().unwrap().to_owned();
-    assert!(injected.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"), "{injected}");
+    assert!(
+        injected.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"),
+        "{injected}"
+    );
     drop(server);
 
     // A malformed traceparent starts a new root and never errors.
@@ -75,19 +80,49 @@ async fn spans_and_metrics_reach_the_receiver_with_resource_and_parents() {
     let spans = receiver
         .wait_for_spans(|s| s.len() >= 4, Duration::from_secs(10))
         .await;
-    let by_name = |n: &str| spans.iter().find(|s| s.name == n).unwrap_or_else(|| panic!("no span {n}: {spans:#?}"));
+    let by_name = |n: &str| {
+        spans
+            .iter()
+            .find(|s| s.name == n)
+            .unwrap_or_else(|| panic!("no span {n}: {spans:#?}"))
+    };
     let parent = by_name("complex_operation");
     let child = by_name("child_step");
     assert_eq!(child.trace_id, parent.trace_id);
     assert_eq!(child.parent_span_id, parent.span_id);
     assert!(parent.is_root());
-    assert_eq!(parent.attr("operation.type").as_deref(), Some("batch_processing"));
-    assert_eq!(parent.event("Processing started").unwrap().attr("batch_size").as_deref(), Some("100"));
-    assert_eq!(child.status_code, unitel_testkit::otlp::StatusCode::Error, "child status must be Error");
+    assert_eq!(
+        parent.attr("operation.type").as_deref(),
+        Some("batch_processing")
+    );
+    assert_eq!(
+        parent
+            .event("Processing started")
+            .unwrap()
+            .attr("batch_size")
+            .as_deref(),
+        Some("100")
+    );
+    assert_eq!(
+        child.status_code,
+        unitel_testkit::otlp::StatusCode::Error,
+        "child status must be Error"
+    );
     assert!(child.event("exception").is_some());
-    assert_eq!(parent.resource_attr("service.name").as_deref(), Some("otlp-http-test"));
-    assert_eq!(parent.resource_attr("service.version").as_deref(), Some("9.9.9"));
-    assert_eq!(parent.resource_attr("deployment.environment.name").as_deref(), Some("ci"));
+    assert_eq!(
+        parent.resource_attr("service.name").as_deref(),
+        Some("otlp-http-test")
+    );
+    assert_eq!(
+        parent.resource_attr("service.version").as_deref(),
+        Some("9.9.9")
+    );
+    assert_eq!(
+        parent
+            .resource_attr("deployment.environment.name")
+            .as_deref(),
+        Some("ci")
+    );
     assert_eq!(parent.resource_attr("team").as_deref(), Some("search"));
     let server = by_name("GET /api/items/{id}");
     assert_eq!(server.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
@@ -98,16 +133,34 @@ async fn spans_and_metrics_reach_the_receiver_with_resource_and_parents() {
 
     let metrics = receiver
         .wait_for_metrics(
-            |m| m.iter().any(|m| m.name == "gen_ai.client.operation.duration"),
+            |m| {
+                m.iter()
+                    .any(|m| m.name == "gen_ai.client.operation.duration")
+            },
             Duration::from_secs(10),
         )
         .await;
-    let tokens = metrics.iter().rev().find(|m| m.name == "llm_tokens_used_total").expect("tokens metric");
-    let point = tokens.point(&[("provider", "openai"), ("token_type", "input")]).expect("point");
+    let tokens = metrics
+        .iter()
+        .rev()
+        .find(|m| m.name == "llm_tokens_used_total")
+        .expect("tokens metric");
+    let point = tokens
+        .point(&[("provider", "openai"), ("token_type", "input")])
+        .expect("point");
     assert_eq!(point.value.as_f64(), Some(1234.0));
-    assert_eq!(tokens.resource_attr("service.name").as_deref(), Some("otlp-http-test"));
-    let genai = metrics.iter().rev().find(|m| m.name == "gen_ai.client.operation.duration").unwrap();
-    let p = genai.point(&[("gen_ai.request.model", "gpt-4")]).expect("genai point");
+    assert_eq!(
+        tokens.resource_attr("service.name").as_deref(),
+        Some("otlp-http-test")
+    );
+    let genai = metrics
+        .iter()
+        .rev()
+        .find(|m| m.name == "gen_ai.client.operation.duration")
+        .unwrap();
+    let p = genai
+        .point(&[("gen_ai.request.model", "gpt-4")])
+        .expect("genai point");
     assert_eq!(p.value.as_histogram().unwrap().count, 1);
     assert_eq!(genai.unit, "s");
 

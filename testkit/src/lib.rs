@@ -37,8 +37,8 @@ use std::fmt;
 pub use opentelemetry_proto;
 pub use otlp::{OtlpReceiver, ReceivedMetric, ReceivedSpan, ReceiverMode};
 pub use services::{
-    JaegerService, PostgresService, PrometheusBuilder, PrometheusService, ScrapeTarget, free_port,
-    jaeger, postgres, prometheus, promtool_check_metrics, promtool_check_rules,
+    Backend, JaegerService, PostgresService, PrometheusBuilder, PrometheusService, ScrapeTarget,
+    free_port, jaeger, postgres, prometheus, promtool_check_metrics, promtool_check_rules,
     promtool_test_rules,
 };
 

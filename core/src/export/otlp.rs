@@ -539,7 +539,6 @@ fn gauge_metric(family: &Family<GaugeCell>, now: u64) -> Option<pm::Metric> {
             family,
             pm::metric::Data::Gauge(pm::Gauge {
                 data_points: points,
-                ..Default::default()
             }),
         )
     })
@@ -557,7 +556,10 @@ fn histogram_metric(family: &Family<HistogramCell>, now: u64) -> Option<pm::Metr
                 sum: Some(v.sum),
                 bucket_counts: v.buckets,
                 explicit_bounds: family.def.buckets.clone(),
-                ..Default::default()
+                flags: 0,
+                exemplars: Vec::new(),
+                min: None,
+                max: None,
             }
         })
         .collect();

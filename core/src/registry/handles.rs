@@ -63,7 +63,6 @@ macro_rules! family_handle {
 
         impl $handle {
             /// The label values of this series, in declared key order.
-            #[must_use]
             pub fn label_values(&self) -> impl Iterator<Item = &str> {
                 self.series.labels.iter().map(|v| &**v)
             }

@@ -819,7 +819,8 @@ mod tests {
     #[test]
     fn invalid_definitions_are_typed_errors() {
         let r = Registry::new();
-        let cases: Vec<(MetricDefinition, fn(&RegistryError) -> bool)> = vec![
+        type Check = fn(&RegistryError) -> bool;
+        let cases: Vec<(MetricDefinition, Check)> = vec![
             (def("9bad_total", MetricKind::Counter, &[], &[]), |e| {
                 matches!(e, RegistryError::InvalidName { .. })
             }),

@@ -112,9 +112,9 @@ impl PostgresService {
 pub async fn postgres() -> Option<PostgresService> {
     if let Some(url) = env_nonempty("UNITEL_TEST_DATABASE_URL") {
         let database = url
-            .rsplit('/')
-            .next()
-            .and_then(|tail| tail.split('?').next())
+            .split_once("://")
+            .and_then(|(_, rest)| rest.split_once('/'))
+            .and_then(|(_, path)| path.split('?').next())
             .unwrap_or_default()
             .to_owned();
         return Some(PostgresService {

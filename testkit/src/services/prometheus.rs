@@ -498,6 +498,10 @@ impl PrometheusService {
     /// Polls the instant query `expr` every 100 ms until its result is non-empty and returns
     /// the result array (vector/matrix elements). After `timeout` it errors with the last
     /// response and the scrape targets' health.
+    ///
+    /// Allow for Prometheus' start-up latency: its target discovery applies new targets at most
+    /// every 5 s, so the first scrape happens roughly 5 s after start; a `timeout` of 15–20 s is
+    /// a good default.
     pub async fn wait_for_series(
         &self,
         expr: &str,
