@@ -104,15 +104,16 @@ impl Drop for ExportRuntime {
 pub(crate) fn wait_reply<T>(
     mut rx: tokio::sync::oneshot::Receiver<T>,
     timeout: Duration,
-) -> Option<T> {
+) -> Result<Option<T>, Duration> {
+    // A reply channel dropped unanswered means the other side already stopped: not a timeout.
     let deadline = Instant::now() + timeout;
     loop {
         match rx.try_recv() {
-            Ok(v) => return Some(v),
-            Err(tokio::sync::oneshot::error::TryRecvError::Closed) => return None,
+            Ok(v) => return Ok(Some(v)),
+            Err(tokio::sync::oneshot::error::TryRecvError::Closed) => return Ok(None),
             Err(tokio::sync::oneshot::error::TryRecvError::Empty) => {
                 if Instant::now() >= deadline {
-                    return None;
+                    return Err(timeout);
                 }
                 std::thread::sleep(Duration::from_millis(2));
             }

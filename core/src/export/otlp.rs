@@ -65,7 +65,9 @@ impl SpanProcessor for QueueingSpanProcessor {
         if self.control.send(Control::Flush(tx)).is_err() {
             return Ok(());
         }
-        wait_reply(rx, self.timeout).ok_or(OTelSdkError::Timeout(self.timeout))
+        wait_reply(rx, self.timeout)
+            .map(|_| ())
+            .map_err(OTelSdkError::Timeout)
     }
 
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
@@ -73,7 +75,9 @@ impl SpanProcessor for QueueingSpanProcessor {
         if self.control.send(Control::Shutdown(tx)).is_err() {
             return Ok(());
         }
-        wait_reply(rx, timeout).ok_or(OTelSdkError::Timeout(timeout))
+        wait_reply(rx, timeout)
+            .map(|_| ())
+            .map_err(OTelSdkError::Timeout)
     }
 }
 
