@@ -296,6 +296,15 @@ descriptor!(
     /// Times a circuit breaker opened.
     CIRCUIT_BREAKER_TRIPS_TOTAL = Counter "circuit_breaker_trips_total",
     "Total circuit breaker trips.", unit "{trip}", labels ["breaker"]);
+descriptor!(
+    /// Resources currently held, by resource name (`unitel::monitor_resource`).
+    RESOURCE_IN_USE = Gauge "resource_in_use",
+    "Resources currently held, by resource name.", unit "{resource}", labels ["resource"]);
+descriptor!(
+    /// How long a resource was held (`unitel::monitor_resource`).
+    RESOURCE_HOLD_DURATION_SECONDS = Histogram "resource_hold_duration_seconds",
+    "How long a resource was held in seconds.", unit "s", labels ["resource"],
+    buckets DB_DURATION_BUCKETS);
 
 // --- Self-metrics ------------------------------------------------------------------------------
 descriptor!(
@@ -349,6 +358,8 @@ pub const ALL: &[MetricDescriptor] = &[
     ERRORS_TOTAL,
     CIRCUIT_BREAKER_STATE,
     CIRCUIT_BREAKER_TRIPS_TOTAL,
+    RESOURCE_IN_USE,
+    RESOURCE_HOLD_DURATION_SECONDS,
     INSTRUMENTATION_ERRORS_TOTAL,
     EXPORT_FAILURES_TOTAL,
     SERIES_OVERFLOW_TOTAL,

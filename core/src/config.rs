@@ -127,6 +127,9 @@ pub struct TelemetryConfig {
     pub(crate) max_series_per_family: usize,
     pub(crate) log_filter: String,
     pub(crate) install_subscriber: bool,
+    pub(crate) system_metrics: bool,
+    pub(crate) system_metrics_interval: Duration,
+    pub(crate) llm_price_file: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for TelemetryConfig {
@@ -153,6 +156,9 @@ impl std::fmt::Debug for TelemetryConfig {
             .field("traces_batch_size", &self.traces_batch_size)
             .field("traces_queue_size", &self.traces_queue_size)
             .field("max_series_per_family", &self.max_series_per_family)
+            .field("system_metrics", &self.system_metrics)
+            .field("system_metrics_interval", &self.system_metrics_interval)
+            .field("llm_price_file", &self.llm_price_file)
             .finish_non_exhaustive()
     }
 }
@@ -182,6 +188,9 @@ impl Default for TelemetryConfig {
             max_series_per_family: DEFAULT_MAX_SERIES_PER_FAMILY,
             log_filter: "info".to_owned(),
             install_subscriber: true,
+            system_metrics: false,
+            system_metrics_interval: crate::system::DEFAULT_INTERVAL,
+            llm_price_file: None,
         }
     }
 }
@@ -212,6 +221,9 @@ pub const ENV_VARIABLES: &[&str] = &[
     "OTEL_BSP_SCHEDULE_DELAY",
     "UNITEL_MAX_SERIES_PER_FAMILY",
     "RUST_LOG",
+    "UNITEL_SYSTEM_METRICS",
+    "UNITEL_SYSTEM_METRICS_INTERVAL_MS",
+    "UNITEL_LLM_PRICES",
 ];
 
 impl TelemetryConfig {
@@ -387,6 +399,16 @@ impl TelemetryConfig {
         if let Some(v) = get("RUST_LOG") {
             b.config.log_filter = v;
         }
+        if let Some(v) = get("UNITEL_SYSTEM_METRICS") {
+            b.config.system_metrics = parse_bool("UNITEL_SYSTEM_METRICS", &v)?;
+        }
+        if let Some(v) = get("UNITEL_SYSTEM_METRICS_INTERVAL_MS") {
+            b.config.system_metrics_interval =
+                Duration::from_millis(parse_positive("UNITEL_SYSTEM_METRICS_INTERVAL_MS", &v)?);
+        }
+        if let Some(v) = get("UNITEL_LLM_PRICES") {
+            b.config.llm_price_file = Some(v.into());
+        }
         b.build()
     }
 
@@ -471,6 +493,25 @@ impl TelemetryConfig {
     #[must_use]
     pub fn metrics_token_required(&self) -> bool {
         self.metrics_token.is_some()
+    }
+
+    /// Whether [`init`](crate::init()) starts the system metrics collector (asked for, and
+    /// metrics enabled).
+    #[must_use]
+    pub fn collects_system_metrics(&self) -> bool {
+        self.system_metrics && self.enable_metrics
+    }
+
+    /// How often system metrics refresh.
+    #[must_use]
+    pub fn system_metrics_interval(&self) -> Duration {
+        self.system_metrics_interval
+    }
+
+    /// The LLM price table file `init` loads (`UNITEL_LLM_PRICES`).
+    #[must_use]
+    pub fn llm_price_file(&self) -> Option<&std::path::Path> {
+        self.llm_price_file.as_deref()
     }
 }
 
@@ -603,6 +644,24 @@ impl TelemetryConfigBuilder {
         self.config.install_subscriber = on;
         self
     }
+    /// `UNITEL_SYSTEM_METRICS`: refresh the [`system`](crate::system) gauges on the export
+    /// thread (default false).
+    pub fn system_metrics(mut self, on: bool) -> Self {
+        self.config.system_metrics = on;
+        self
+    }
+    /// `UNITEL_SYSTEM_METRICS_INTERVAL_MS`: how often system metrics refresh (default 15 s, at
+    /// least 200 ms).
+    pub fn system_metrics_interval(mut self, interval: Duration) -> Self {
+        self.config.system_metrics_interval = interval;
+        self
+    }
+    /// `UNITEL_LLM_PRICES`: a TOML or JSON [`PriceTable`](crate::llm::PriceTable) file that
+    /// [`init`](crate::init()) loads.
+    pub fn llm_price_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.config.llm_price_file = Some(path.into());
+        self
+    }
 
     /// Checks the settings.
     ///
@@ -669,6 +728,13 @@ impl TelemetryConfigBuilder {
                 "OTEL_EXPORTER_OTLP_TIMEOUT",
                 "0",
                 "a positive number of milliseconds",
+            ));
+        }
+        if c.system_metrics_interval < crate::system::MIN_INTERVAL {
+            return Err(ConfigError::new(
+                "UNITEL_SYSTEM_METRICS_INTERVAL_MS",
+                &c.system_metrics_interval.as_millis().to_string(),
+                "at least 200 milliseconds (CPU usage needs two samples that far apart)",
             ));
         }
         if tracing_subscriber::EnvFilter::try_new(&c.log_filter).is_err() {
@@ -848,6 +914,9 @@ mod tests {
             ("UNITEL_MAX_SERIES_PER_FAMILY", "0", "at least 1"),
             ("UNITEL_METRICS_PATH", "metrics", "starting with `/`"),
             ("RUST_LOG", "info,[", "filter"),
+            ("UNITEL_SYSTEM_METRICS", "sometimes", "true or false"),
+            ("UNITEL_SYSTEM_METRICS_INTERVAL_MS", "50", "at least 200"),
+            ("UNITEL_SYSTEM_METRICS_INTERVAL_MS", "0", "at least 1"),
         ];
         for (var, value, expected) in table {
             let err = with(&[(var, value)]).expect_err(var);

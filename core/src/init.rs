@@ -75,6 +75,9 @@ pub enum InitError {
     /// The export thread could not start.
     #[error("cannot start unitel's export thread: {0}")]
     Runtime(std::io::Error),
+    /// The LLM price table file could not be loaded.
+    #[error(transparent)]
+    PriceTable(#[from] crate::llm::PriceTableError),
     /// A global `tracing` subscriber is already installed.
     #[error(
         "a global tracing subscriber is already installed ({0}); build the config with \
@@ -238,8 +241,12 @@ fn init_inner(config: &TelemetryConfig) -> Result<TelemetryGuard, InitError> {
     }
     let wants_otlp_metrics = config.metrics_exporters().contains(&MetricsExporter::Otlp);
     let wants_otlp_traces = !config.traces_exporters().is_empty();
+    crate::llm::install_price_table(config.llm_price_file())?;
     let listener = config.prometheus_listener();
-    let needs_runtime = listener.is_some() || wants_otlp_metrics || wants_otlp_traces;
+    let needs_runtime = listener.is_some()
+        || wants_otlp_metrics
+        || wants_otlp_traces
+        || config.collects_system_metrics();
     let runtime = if needs_runtime {
         Some(ExportRuntime::start().map_err(InitError::Runtime)?)
     } else {
@@ -275,6 +282,13 @@ fn init_inner(config: &TelemetryConfig) -> Result<TelemetryGuard, InitError> {
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .listener = Some(local);
+    }
+
+    if let (true, Some(rt)) = (config.collects_system_metrics(), &runtime) {
+        rt.handle().spawn(crate::system::run_on_export_runtime(
+            registry.clone(),
+            config.system_metrics_interval(),
+        ));
     }
 
     #[cfg(feature = "otel")]

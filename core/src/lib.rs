@@ -70,6 +70,16 @@ pub use registry::{
 };
 pub use trace::{add_span_event, set_span_attribute, start_span};
 
+pub use instrument::{monitor_resource, record_error, time_operation};
+pub use unitel_macros::{
+    cache_metrics, count_calls, measure_latency, monitor_resource, trace_operation,
+    track_llm_usage, track_metrics,
+};
+
+/// What the attribute macros expand to; not a public API.
+#[doc(hidden)]
+pub use instrument::__private;
+
 /// Whether this build exports OpenTelemetry spans and OTLP (the `otel` feature).
 pub const OTEL_AVAILABLE: bool = cfg!(feature = "otel");
 

@@ -27,3 +27,26 @@ pub fn method_label(method: &http::Method) -> &'static str {
         _ => "_OTHER",
     }
 }
+
+/// [`method_label`] for a method given as text, as frameworks on another `http` crate version
+/// hand it over: the standard methods as themselves, anything else `_OTHER`.
+///
+/// ```
+/// assert_eq!(unitel::http::method_label_from_str("DELETE"), "DELETE");
+/// assert_eq!(unitel::http::method_label_from_str("get"), "_OTHER"); // methods are case-sensitive
+/// ```
+#[must_use]
+pub fn method_label_from_str(method: &str) -> &'static str {
+    match method {
+        "GET" => "GET",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "DELETE" => "DELETE",
+        "PATCH" => "PATCH",
+        "HEAD" => "HEAD",
+        "OPTIONS" => "OPTIONS",
+        "CONNECT" => "CONNECT",
+        "TRACE" => "TRACE",
+        _ => "_OTHER",
+    }
+}

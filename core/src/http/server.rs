@@ -1,1 +1,971 @@
-//! Server-side HTTP recording shared by the framework integrations (filled by the HTTP-server issue).
+//! Server-side HTTP recording shared by the framework integrations (`unitel-axum`,
+//! `unitel-actix`): one implementation, so both frameworks record the same families with the
+//! same label values and the same span attributes for the same request.
+//!
+//! An integration builds one [`HttpServerRecorder`] from an [`HttpServerConfig`], calls
+//! [`HttpServerRecorder::start`] when a request arrives and keeps the returned
+//! [`ServerRequest`] until the last byte of the response body is produced:
+//!
+//! ```
+//! use unitel::http::server::{HttpServerConfig, HttpServerRecorder, RequestParts};
+//!
+//! let registry = unitel::Registry::new();
+//! let recorder = HttpServerRecorder::new(HttpServerConfig::new().with_registry(registry.clone()));
+//! let headers = http::HeaderMap::new();
+//!
+//! let mut request = recorder.start(&RequestParts {
+//!     method: "GET",
+//!     route: Some("/api/items/{id}"),
+//!     path: "/api/items/7",
+//!     scheme: None,
+//!     version: http::Version::HTTP_11,
+//!     headers: &headers,
+//! });
+//! // ... the handler runs inside `request.span()` ...
+//! request.response_started(200);
+//! // ... the body is sent ...
+//! request.finish();
+//!
+//! let text = registry.render();
+//! assert!(text.contains(
+//!     r#"http_requests_total{method="GET",route="/api/items/{id}",status="200"} 1"#
+//! ));
+//! assert!(text.contains(r#"http_requests_in_flight{method="GET",route="/api/items/{id}"} 0"#));
+//! ```
+//!
+//! A [`ServerRequest`] dropped before [`finish`](ServerRequest::finish) (the client went away,
+//! the future was cancelled, the body was dropped half-sent) records the request once, with
+//! status label [`CANCELLED_STATUS`] and `error.type="cancelled"` on its span, so the in-flight
+//! gauge never leaks.
+
+use std::fmt;
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
+use std::time::Instant;
+
+use hashbrown::{Equivalent, HashMap};
+
+use crate::Registry;
+use crate::catalog;
+use crate::registry::{Counter, CounterFamily, Gauge, GaugeFamily, Histogram, HistogramFamily};
+
+/// `route` label of requests that matched no route (404s, fallbacks): never the raw path.
+pub const UNMATCHED_ROUTE: &str = "unmatched";
+
+/// Status code recorded in the `status` label of a request whose client went away before the
+/// response was complete (nginx's "client closed request"). The span carries
+/// `error.type="cancelled"` and, if a response had started, its real status code.
+pub const CANCELLED_STATUS: u16 = 499;
+
+/// `error.type` of a request cancelled by its client (disconnect, dropped future or body).
+pub const ERROR_CANCELLED: &str = "cancelled";
+/// `error.type` of a request whose handler (or body) panicked; recorded with status 500.
+pub const ERROR_PANIC: &str = "panic";
+/// `error.type` of a failure that has no better name (a service error, a body error).
+pub const ERROR_OTHER: &str = "_OTHER";
+
+/// Routes (method and route label) whose handles are cached. Past it, handles are looked up in
+/// the registry per request (which still caps series per family).
+pub const MAX_CACHED_ROUTES: usize = 1024;
+
+/// Status codes whose handles are cached per route.
+const STATUS_SLOTS: usize = 16;
+
+/// Headers the W3C propagators read.
+const PROPAGATION_HEADERS: [&str; 3] = ["traceparent", "tracestate", "baggage"];
+
+/// Computes a route label for a request that matched no route, from its method and path.
+///
+/// Return a template from a small fixed set (e.g. `"/static/*"`), or `None` for
+/// [`UNMATCHED_ROUTE`]. Never return the raw path: that makes a series per URL.
+pub type RouteFallback = dyn Fn(&str, &str) -> Option<&'static str> + Send + Sync;
+
+/// Why an [`HttpServerConfig`] setting was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum HttpServerConfigError {
+    /// The duration histogram does not have the labels of `http_request_duration_seconds`.
+    #[error(
+        "histogram `{name}` has labels {labels:?}; an HTTP duration histogram needs exactly \
+         {expected:?}"
+    )]
+    DurationLabels {
+        /// The family given.
+        name: String,
+        /// Its label keys.
+        labels: Vec<String>,
+        /// The keys required.
+        expected: &'static [&'static str],
+    },
+}
+
+/// Settings of the server integrations; every framework integration takes this same type.
+///
+/// ```
+/// use unitel::http::server::HttpServerConfig;
+///
+/// let config = HttpServerConfig::new()
+///     .with_excluded_path("/health")
+///     .with_route_fallback(|_method, path| path.starts_with("/static/").then_some("/static/*"))
+///     .with_traceparent_header(true)
+///     .with_server_address("api.example.com")
+///     .with_server_port(443)
+///     .with_url_scheme("https");
+/// assert!(config.excluded_paths().any(|p| p == "/metrics"));
+/// assert!(config.excluded_paths().any(|p| p == "/health"));
+/// ```
+#[derive(Clone)]
+pub struct HttpServerConfig {
+    registry: Registry,
+    excluded_paths: Vec<Box<str>>,
+    route_fallback: Option<Arc<RouteFallback>>,
+    traceparent_header: bool,
+    server_address: Option<Arc<str>>,
+    server_port: Option<u16>,
+    url_scheme: Option<&'static str>,
+    duration: Option<HistogramFamily>,
+}
+
+impl fmt::Debug for HttpServerConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpServerConfig")
+            .field("excluded_paths", &self.excluded_paths)
+            .field("route_fallback", &self.route_fallback.is_some())
+            .field("traceparent_header", &self.traceparent_header)
+            .field("server_address", &self.server_address)
+            .field("server_port", &self.server_port)
+            .field("url_scheme", &self.url_scheme)
+            .field(
+                "duration",
+                &self.duration.as_ref().map(HistogramFamily::name),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for HttpServerConfig {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl HttpServerConfig {
+    /// Records into the process-wide [`registry()`](crate::registry()), excludes the metrics
+    /// path of the process configuration ([`metrics_path()`](crate::metrics_path())), no
+    /// response header, no server address.
+    #[must_use]
+    pub fn new() -> Self {
+        Self {
+            registry: crate::registry().clone(),
+            excluded_paths: vec![crate::metrics_path().into_boxed_str()],
+            route_fallback: None,
+            traceparent_header: false,
+            server_address: None,
+            server_port: None,
+            url_scheme: None,
+            duration: None,
+        }
+    }
+
+    /// Records into `registry` instead of the process-wide one (tests, several apps).
+    #[must_use]
+    pub fn with_registry(mut self, registry: Registry) -> Self {
+        self.registry = registry;
+        self
+    }
+
+    /// Also skips requests to `path` (exact match): no metrics, no span.
+    #[must_use]
+    pub fn with_excluded_path(mut self, path: impl Into<String>) -> Self {
+        self.excluded_paths.push(path.into().into_boxed_str());
+        self
+    }
+
+    /// Skips exactly these paths, replacing the default (the metrics path). Pass an empty list
+    /// to record every request.
+    #[must_use]
+    pub fn with_excluded_paths<I, P>(mut self, paths: I) -> Self
+    where
+        I: IntoIterator<Item = P>,
+        P: Into<String>,
+    {
+        self.excluded_paths = paths
+            .into_iter()
+            .map(|p| p.into().into_boxed_str())
+            .collect();
+        self
+    }
+
+    /// Labels requests that matched no route with `fallback(method, path)` when it returns
+    /// `Some`, else [`UNMATCHED_ROUTE`]. See [`RouteFallback`].
+    #[must_use]
+    pub fn with_route_fallback<F>(mut self, fallback: F) -> Self
+    where
+        F: Fn(&str, &str) -> Option<&'static str> + Send + Sync + 'static,
+    {
+        self.route_fallback = Some(Arc::new(fallback));
+        self
+    }
+
+    /// Whether responses carry a `traceparent` header naming the server span (default off).
+    #[must_use]
+    pub fn with_traceparent_header(mut self, on: bool) -> Self {
+        self.traceparent_header = on;
+        self
+    }
+
+    /// `server.address` of the spans: this service's public host name. Taken from
+    /// configuration, never from the request's `Host` header.
+    #[must_use]
+    pub fn with_server_address(mut self, address: impl Into<String>) -> Self {
+        self.server_address = Some(Arc::from(address.into()));
+        self
+    }
+
+    /// `server.port` of the spans.
+    #[must_use]
+    pub fn with_server_port(mut self, port: u16) -> Self {
+        self.server_port = Some(port);
+        self
+    }
+
+    /// `url.scheme` of the spans, e.g. `"https"` behind a TLS-terminating proxy. By default the
+    /// scheme the framework knows (`https` on a TLS listener), else `http`.
+    #[must_use]
+    pub fn with_url_scheme(mut self, scheme: &'static str) -> Self {
+        self.url_scheme = Some(scheme);
+        self
+    }
+
+    /// Records durations into `family` instead of the catalog's
+    /// `http_request_duration_seconds`: the way to custom buckets. Register the family through
+    /// the core registry first ([`Registry::register`] with your name, your buckets and the
+    /// labels `method`, `route`, `status`), then take it with [`Registry::histogram_family`].
+    /// The catalog family keeps its buckets (they are part of its contract with dashboards);
+    /// it simply stays empty.
+    ///
+    /// ```
+    /// use unitel::http::server::HttpServerConfig;
+    /// use unitel::{MetricDefinition, MetricKind, Registry};
+    ///
+    /// let registry = Registry::new();
+    /// registry
+    ///     .register(MetricDefinition {
+    ///         name: "api_request_duration_seconds".into(),
+    ///         kind: MetricKind::Histogram,
+    ///         description: "API request duration with fine buckets.".into(),
+    ///         unit: "s".into(),
+    ///         labels: vec!["method".into(), "route".into(), "status".into()],
+    ///         buckets: vec![0.001, 0.002, 0.005, 0.01],
+    ///     })
+    ///     .unwrap();
+    /// let family = registry.histogram_family("api_request_duration_seconds").unwrap();
+    /// let config = HttpServerConfig::new()
+    ///     .with_registry(registry)
+    ///     .with_duration_histogram(family)
+    ///     .unwrap();
+    /// # drop(config);
+    /// ```
+    ///
+    /// # Errors
+    /// [`HttpServerConfigError::DurationLabels`] when the family's labels are not
+    /// `method`, `route`, `status` in that order.
+    pub fn with_duration_histogram(
+        mut self,
+        family: HistogramFamily,
+    ) -> Result<Self, HttpServerConfigError> {
+        let expected = catalog::HTTP_REQUEST_DURATION_SECONDS.labels;
+        let labels = family.label_keys();
+        if labels.len() != expected.len() || labels.iter().zip(expected).any(|(a, b)| a != b) {
+            return Err(HttpServerConfigError::DurationLabels {
+                name: family.name().to_owned(),
+                labels: labels.to_vec(),
+                expected,
+            });
+        }
+        self.duration = Some(family);
+        Ok(self)
+    }
+
+    /// Paths that are not recorded.
+    pub fn excluded_paths(&self) -> impl Iterator<Item = &str> {
+        self.excluded_paths.iter().map(|p| &**p)
+    }
+}
+
+/// Read access to a request's headers, whatever `http` crate version the framework uses.
+pub trait RequestHeaders {
+    /// The first value of header `name` (given in lowercase), as bytes.
+    fn header(&self, name: &str) -> Option<&[u8]>;
+
+    /// The headers as an `http` 1.x map, when they are one (saves a copy for propagation).
+    fn as_header_map(&self) -> Option<&http::HeaderMap> {
+        None
+    }
+}
+
+impl RequestHeaders for http::HeaderMap {
+    fn header(&self, name: &str) -> Option<&[u8]> {
+        self.get(name).map(http::HeaderValue::as_bytes)
+    }
+
+    fn as_header_map(&self) -> Option<&http::HeaderMap> {
+        Some(self)
+    }
+}
+
+/// What an integration knows about a request when it arrives.
+#[derive(Clone, Copy)]
+pub struct RequestParts<'a> {
+    /// The request method as sent (`"GET"`, `"BREW"`).
+    pub method: &'a str,
+    /// The matched route template (`/api/items/{id}`), `None` when no route matched.
+    pub route: Option<&'a str>,
+    /// The request path (span attribute `url.path` only, never a label).
+    pub path: &'a str,
+    /// The scheme the framework knows (absolute-form URI, TLS listener), if any.
+    pub scheme: Option<&'a str>,
+    /// The HTTP version.
+    pub version: http::Version,
+    /// The request headers.
+    pub headers: &'a dyn RequestHeaders,
+}
+
+impl fmt::Debug for RequestParts<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequestParts")
+            .field("method", &self.method)
+            .field("route", &self.route)
+            .field("path", &self.path)
+            .field("scheme", &self.scheme)
+            .field("version", &self.version)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Records HTTP server requests: metrics, the server span and the in-flight gauge. Cheap to
+/// clone (clones share their handle cache).
+#[derive(Clone, Debug)]
+pub struct HttpServerRecorder {
+    inner: Arc<RecorderInner>,
+}
+
+struct RecorderInner {
+    config: HttpServerConfig,
+    requests: CounterFamily,
+    duration: HistogramFamily,
+    in_flight: GaugeFamily,
+    routes: RwLock<HashMap<RouteKey, Arc<RouteEntry>, foldhash::fast::RandomState>>,
+}
+
+impl fmt::Debug for RecorderInner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpServerRecorder")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Hash, PartialEq, Eq)]
+struct RouteKey {
+    method: &'static str,
+    route: Box<str>,
+}
+
+/// Borrowed form of [`RouteKey`]: same fields, same order, same hash.
+#[derive(Hash)]
+struct RouteLookup<'a> {
+    method: &'a str,
+    route: &'a str,
+}
+
+impl Equivalent<RouteKey> for RouteLookup<'_> {
+    fn equivalent(&self, key: &RouteKey) -> bool {
+        self.method == key.method && self.route == &*key.route
+    }
+}
+
+/// Handles of one (method, route): its in-flight gauge and its first statuses' handles.
+struct RouteEntry {
+    method: &'static str,
+    route: Box<str>,
+    in_flight: Gauge,
+    statuses: [OnceLock<StatusHandles>; STATUS_SLOTS],
+}
+
+impl fmt::Debug for RouteEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RouteEntry")
+            .field("method", &self.method)
+            .field("route", &self.route)
+            .finish_non_exhaustive()
+    }
+}
+
+struct StatusHandles {
+    code: u16,
+    requests: Counter,
+    duration: Histogram,
+}
+
+impl HttpServerRecorder {
+    /// A recorder with these settings.
+    #[must_use]
+    pub fn new(config: HttpServerConfig) -> Self {
+        let registry = &config.registry;
+        let requests = registry.counter(&catalog::HTTP_REQUESTS_TOTAL);
+        let duration = config
+            .duration
+            .clone()
+            .unwrap_or_else(|| registry.histogram(&catalog::HTTP_REQUEST_DURATION_SECONDS));
+        let in_flight = registry.gauge(&catalog::HTTP_REQUESTS_IN_FLIGHT);
+        Self {
+            inner: Arc::new(RecorderInner {
+                config,
+                requests,
+                duration,
+                in_flight,
+                routes: RwLock::new(HashMap::with_hasher(foldhash::fast::RandomState::default())),
+            }),
+        }
+    }
+
+    /// The settings.
+    #[must_use]
+    pub fn config(&self) -> &HttpServerConfig {
+        &self.inner.config
+    }
+
+    /// Whether requests to `path` are skipped (no metrics, no span).
+    #[must_use]
+    pub fn is_excluded(&self, path: &str) -> bool {
+        self.inner
+            .config
+            .excluded_paths
+            .iter()
+            .any(|p| &**p == path)
+    }
+
+    /// Starts recording a request: counts it in flight and opens its server span (a child of
+    /// the remote parent in `traceparent`/`baggage`; a malformed header starts a new root and
+    /// is counted as `invalid_header`).
+    #[must_use]
+    pub fn start(&self, parts: &RequestParts<'_>) -> ServerRequest {
+        let inner = &self.inner;
+        let method = super::method_label_from_str(parts.method);
+        let matched = parts.route.or_else(|| {
+            inner
+                .config
+                .route_fallback
+                .as_ref()
+                .and_then(|f| f(parts.method, parts.path))
+        });
+        let route_label = matched.unwrap_or(UNMATCHED_ROUTE);
+        let entry = self.route_entry(method, route_label);
+        entry.in_flight.inc();
+        let span = new_span(&inner.config, parts, method, matched);
+        ServerRequest {
+            recorder: Arc::clone(&self.inner),
+            entry,
+            start: Instant::now(),
+            span,
+            status: None,
+            error_type: None,
+            done: false,
+        }
+    }
+
+    fn route_entry(&self, method: &'static str, route: &str) -> Arc<RouteEntry> {
+        let inner = &self.inner;
+        let lookup = RouteLookup { method, route };
+        {
+            let routes = inner.routes.read().unwrap_or_else(PoisonError::into_inner);
+            if let Some(entry) = routes.get(&lookup) {
+                return Arc::clone(entry);
+            }
+        }
+        let mut routes = inner.routes.write().unwrap_or_else(PoisonError::into_inner);
+        if let Some(entry) = routes.get(&lookup) {
+            return Arc::clone(entry);
+        }
+        let entry = Arc::new(RouteEntry {
+            method,
+            route: route.into(),
+            in_flight: inner.in_flight.with_labels(&[method, route]),
+            statuses: Default::default(),
+        });
+        if routes.len() < MAX_CACHED_ROUTES {
+            routes.insert(
+                RouteKey {
+                    method,
+                    route: route.into(),
+                },
+                Arc::clone(&entry),
+            );
+        }
+        entry
+    }
+}
+
+impl RecorderInner {
+    fn record(&self, entry: &RouteEntry, status: u16, elapsed: std::time::Duration) {
+        for slot in &entry.statuses {
+            let handles = match slot.get() {
+                Some(h) => h,
+                None => slot.get_or_init(|| self.status_handles(entry, status)),
+            };
+            if handles.code == status {
+                handles.requests.inc();
+                handles.duration.observe_duration(elapsed);
+                return;
+            }
+        }
+        // More distinct statuses on this route than slots: look the series up each time.
+        let h = self.status_handles(entry, status);
+        h.requests.inc();
+        h.duration.observe_duration(elapsed);
+    }
+
+    fn status_handles(&self, entry: &RouteEntry, code: u16) -> StatusHandles {
+        let labels = [entry.method, &*entry.route, status_label(code)];
+        StatusHandles {
+            code,
+            requests: self.requests.with_labels(&labels),
+            duration: self.duration.with_labels(&labels),
+        }
+    }
+}
+
+/// The span name: `{method} {route}`, or `{method}` alone without a route, with `HTTP` for
+/// methods outside the standard set (OpenTelemetry HTTP semantic conventions). Formatted only
+/// when a subscriber records the span.
+struct SpanName<'a> {
+    method: &'static str,
+    route: Option<&'a str>,
+}
+
+impl fmt::Display for SpanName<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let method = if self.method == "_OTHER" {
+            "HTTP"
+        } else {
+            self.method
+        };
+        match self.route {
+            Some(route) => write!(f, "{method} {route}"),
+            None => f.write_str(method),
+        }
+    }
+}
+
+fn new_span(
+    config: &HttpServerConfig,
+    parts: &RequestParts<'_>,
+    method: &'static str,
+    route: Option<&str>,
+) -> tracing::Span {
+    // Field values are only evaluated when a subscriber wants the span.
+    let span = tracing::info_span!(
+        target: "unitel::http::server",
+        parent: None,
+        "HTTP server request",
+        otel.name = %SpanName { method, route },
+        otel.kind = "server",
+        otel.status_code = tracing::field::Empty,
+        http.request.method = method,
+        http.request.method_original = (method == "_OTHER").then_some(parts.method),
+        http.route = route,
+        http.response.status_code = tracing::field::Empty,
+        url.path = parts.path,
+        url.scheme = config.url_scheme.or(parts.scheme).unwrap_or("http"),
+        network.protocol.version = protocol_version(parts.version),
+        user_agent.original = parts
+            .headers
+            .header("user-agent")
+            .and_then(|v| std::str::from_utf8(v).ok()),
+        server.address = config.server_address.as_deref(),
+        server.port = config.server_port.map(i64::from),
+        error.type = tracing::field::Empty,
+    );
+    if !span.is_disabled() {
+        set_remote_parent(&span, parts.headers);
+    }
+    span
+}
+
+fn set_remote_parent(span: &tracing::Span, headers: &dyn RequestHeaders) {
+    if let Some(map) = headers.as_header_map() {
+        if PROPAGATION_HEADERS.iter().any(|h| map.contains_key(*h)) {
+            crate::extract_context(map).set_parent_of(span);
+        }
+        return;
+    }
+    let mut map = http::HeaderMap::new();
+    for name in PROPAGATION_HEADERS {
+        if let Some(value) = headers
+            .header(name)
+            .and_then(|v| http::HeaderValue::from_bytes(v).ok())
+        {
+            map.insert(name, value);
+        }
+    }
+    if !map.is_empty() {
+        crate::extract_context(&map).set_parent_of(span);
+    }
+}
+
+/// One request being served. Record the response status with
+/// [`response_started`](Self::response_started) and call [`finish`](Self::finish) at the end
+/// of the response body (or [`fail`](Self::fail)); dropping it unfinished records the request
+/// as cancelled. Either way it is recorded exactly once.
+pub struct ServerRequest {
+    recorder: Arc<RecorderInner>,
+    entry: Arc<RouteEntry>,
+    start: Instant,
+    span: tracing::Span,
+    status: Option<u16>,
+    /// `error.type`, recorded on the span once, when the request completes.
+    error_type: Option<&'static str>,
+    done: bool,
+}
+
+impl fmt::Debug for ServerRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerRequest")
+            .field("method", &self.entry.method)
+            .field("route", &self.entry.route)
+            .field("status", &self.status)
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServerRequest {
+    /// The server span: run the handler and poll the body inside it.
+    #[must_use]
+    pub fn span(&self) -> &tracing::Span {
+        &self.span
+    }
+
+    /// The `route` label this request is recorded under.
+    #[must_use]
+    pub fn route_label(&self) -> &str {
+        &self.entry.route
+    }
+
+    /// The `method` label this request is recorded under.
+    #[must_use]
+    pub fn method_label(&self) -> &'static str {
+        self.entry.method
+    }
+
+    /// Records the response status on the span (`http.response.status_code`; `error.type` and
+    /// an error status for 5xx). The metrics are recorded when the body ends.
+    pub fn response_started(&mut self, status: u16) {
+        self.record_status(status);
+        if status >= 500 {
+            self.error_type = Some(status_label(status));
+        }
+    }
+
+    fn record_status(&mut self, status: u16) {
+        self.status = Some(status);
+        self.span
+            .record("http.response.status_code", i64::from(status));
+    }
+
+    /// The `traceparent` header value for the response, when the configuration asks for it
+    /// and the span is traced.
+    #[must_use]
+    pub fn traceparent_header(&self) -> Option<String> {
+        if !self.recorder.config.traceparent_header || self.span.is_disabled() {
+            return None;
+        }
+        crate::propagation::traceparent(&self.span)
+    }
+
+    /// The response is complete: records the metrics with the status given to
+    /// [`response_started`](Self::response_started) and closes the span.
+    pub fn finish(mut self) {
+        let status = self.status.unwrap_or(200);
+        self.complete(status);
+    }
+
+    /// The request failed with `error_type` (e.g. [`ERROR_PANIC`], [`ERROR_OTHER`]): recorded
+    /// with the status already sent, else 500.
+    pub fn fail(mut self, error_type: &'static str) {
+        let status = match self.status {
+            Some(s) => s,
+            None => {
+                self.record_status(500);
+                500
+            }
+        };
+        self.error_type = Some(error_type);
+        self.complete(status);
+    }
+
+    fn complete(&mut self, status: u16) {
+        if self.done {
+            return;
+        }
+        self.done = true;
+        if let Some(error_type) = self.error_type {
+            self.span.record("error.type", error_type);
+            self.span.record("otel.status_code", "error");
+        }
+        self.recorder
+            .record(&self.entry, status, self.start.elapsed());
+        self.entry.in_flight.dec();
+    }
+}
+
+impl Drop for ServerRequest {
+    fn drop(&mut self) {
+        if !self.done {
+            self.error_type = Some(ERROR_CANCELLED);
+            self.complete(CANCELLED_STATUS);
+        }
+    }
+}
+
+/// Whether a response to `method` with `status` carries a body on the wire. When it does not
+/// (HEAD, 1xx, 204, 304) servers never poll the body, so the request is complete with the
+/// headers.
+///
+/// ```
+/// use unitel::http::server::response_has_body;
+/// assert!(response_has_body("GET", 200));
+/// assert!(!response_has_body("HEAD", 200));
+/// assert!(!response_has_body("GET", 204));
+/// ```
+#[must_use]
+pub fn response_has_body(method: &str, status: u16) -> bool {
+    method != "HEAD" && !(100..200).contains(&status) && status != 204 && status != 304
+}
+
+/// `network.protocol.version` of an HTTP version (`"1.1"`, `"2"`).
+///
+/// ```
+/// assert_eq!(unitel::http::server::protocol_version(http::Version::HTTP_11), "1.1");
+/// ```
+#[must_use]
+pub fn protocol_version(version: http::Version) -> &'static str {
+    match version {
+        http::Version::HTTP_09 => "0.9",
+        http::Version::HTTP_10 => "1.0",
+        http::Version::HTTP_11 => "1.1",
+        http::Version::HTTP_2 => "2",
+        http::Version::HTTP_3 => "3",
+        _ => "_OTHER",
+    }
+}
+
+const fn status_digits() -> [u8; 3000] {
+    let mut table = [0u8; 3000];
+    let mut code = 0;
+    while code < 1000 {
+        // Each value is below 10 after the division/modulo, so the casts cannot truncate.
+        #[allow(clippy::cast_possible_truncation)]
+        {
+            table[3 * code] = b'0' + (code / 100) as u8;
+            table[3 * code + 1] = b'0' + (code / 10 % 10) as u8;
+            table[3 * code + 2] = b'0' + (code % 10) as u8;
+        }
+        code += 1;
+    }
+    table
+}
+
+const STATUS_DIGITS: [u8; 3000] = status_digits();
+/// "000001002…999": the status label of code `c` is `STATUS_TEXT[3c..3c + 3]`.
+static STATUS_TEXT: &str = match std::str::from_utf8(&STATUS_DIGITS) {
+    Ok(s) => s,
+    Err(_) => "",
+};
+
+/// The `status` label of a status code, from a static table (no allocation); `"_OTHER"` for
+/// values outside 100–999.
+///
+/// ```
+/// assert_eq!(unitel::http::server::status_label(404), "404");
+/// assert_eq!(unitel::http::server::status_label(42), "_OTHER");
+/// ```
+#[must_use]
+pub fn status_label(code: u16) -> &'static str {
+    let i = usize::from(code);
+    if (100..1000).contains(&i) {
+        STATUS_TEXT.get(3 * i..3 * i + 3).unwrap_or(ERROR_OTHER)
+    } else {
+        ERROR_OTHER
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts<'a>(
+        method: &'a str,
+        route: Option<&'a str>,
+        headers: &'a http::HeaderMap,
+    ) -> RequestParts<'a> {
+        RequestParts {
+            method,
+            route,
+            path: "/x",
+            scheme: None,
+            version: http::Version::HTTP_11,
+            headers,
+        }
+    }
+
+    fn value(registry: &Registry, d: &crate::MetricDescriptor, labels: &[&str]) -> f64 {
+        match d.kind {
+            crate::MetricKind::Counter => registry.counter(d).with_labels(labels).value(),
+            crate::MetricKind::Gauge => registry.gauge(d).with_labels(labels).value(),
+            crate::MetricKind::Histogram => {
+                #[allow(clippy::cast_precision_loss)]
+                let n = registry.histogram(d).with_labels(labels).snapshot().count() as f64;
+                n
+            }
+        }
+    }
+
+    #[test]
+    fn status_labels_cover_every_code() {
+        for code in 100..1000u16 {
+            assert_eq!(status_label(code), code.to_string());
+        }
+        assert_eq!(status_label(0), "_OTHER");
+        assert_eq!(status_label(1000), "_OTHER");
+    }
+
+    #[test]
+    fn each_request_is_recorded_once_whatever_ends_it() {
+        let registry = Registry::new();
+        let recorder =
+            HttpServerRecorder::new(HttpServerConfig::new().with_registry(registry.clone()));
+        let headers = http::HeaderMap::new();
+        let route = Some("/items/{id}");
+
+        let mut ok = recorder.start(&parts("GET", route, &headers));
+        assert_eq!(
+            value(
+                &registry,
+                &catalog::HTTP_REQUESTS_IN_FLIGHT,
+                &["GET", "/items/{id}"]
+            ),
+            1.0
+        );
+        ok.response_started(200);
+        ok.finish();
+
+        let dropped = recorder.start(&parts("GET", route, &headers));
+        drop(dropped);
+
+        let mut mid_body = recorder.start(&parts("GET", route, &headers));
+        mid_body.response_started(200);
+        drop(mid_body);
+
+        let panicked = recorder.start(&parts("GET", route, &headers));
+        panicked.fail(ERROR_PANIC);
+
+        let other = recorder.start(&parts("BREW", None, &headers));
+        other.finish();
+
+        let total = |labels: &[&str]| value(&registry, &catalog::HTTP_REQUESTS_TOTAL, labels);
+        assert_eq!(total(&["GET", "/items/{id}", "200"]), 1.0);
+        assert_eq!(total(&["GET", "/items/{id}", "499"]), 2.0);
+        assert_eq!(total(&["GET", "/items/{id}", "500"]), 1.0);
+        assert_eq!(total(&["_OTHER", "unmatched", "200"]), 1.0);
+        assert_eq!(
+            value(
+                &registry,
+                &catalog::HTTP_REQUEST_DURATION_SECONDS,
+                &["GET", "/items/{id}", "499"]
+            ),
+            2.0
+        );
+        assert_eq!(
+            value(
+                &registry,
+                &catalog::HTTP_REQUESTS_IN_FLIGHT,
+                &["GET", "/items/{id}"]
+            ),
+            0.0
+        );
+        assert_eq!(
+            value(
+                &registry,
+                &catalog::HTTP_REQUESTS_IN_FLIGHT,
+                &["_OTHER", "unmatched"]
+            ),
+            0.0
+        );
+    }
+
+    #[test]
+    fn more_statuses_than_slots_and_routes_than_cache_still_count() {
+        let registry = Registry::new();
+        let recorder = HttpServerRecorder::new(
+            HttpServerConfig::new()
+                .with_registry(registry.clone())
+                .with_route_fallback(|_, path| (path == "/x").then_some("/fallback")),
+        );
+        let headers = http::HeaderMap::new();
+        for code in 200..240u16 {
+            let mut r = recorder.start(&parts("GET", None, &headers));
+            r.response_started(code);
+            r.finish();
+        }
+        for code in 200..240u16 {
+            let label = code.to_string();
+            assert_eq!(
+                value(
+                    &registry,
+                    &catalog::HTTP_REQUESTS_TOTAL,
+                    &["GET", "/fallback", &label]
+                ),
+                1.0
+            );
+        }
+        let routes: Vec<String> = (0..MAX_CACHED_ROUTES + 10)
+            .map(|i| format!("/r{i}"))
+            .collect();
+        for route in &routes {
+            recorder
+                .start(&parts("POST", Some(route), &headers))
+                .finish();
+        }
+        assert!(recorder.inner.routes.read().unwrap().len() <= MAX_CACHED_ROUTES);
+        let last = routes.last().unwrap();
+        assert_eq!(
+            value(
+                &registry,
+                &catalog::HTTP_REQUESTS_TOTAL,
+                &["POST", last, "200"]
+            ),
+            1.0
+        );
+        assert_eq!(
+            value(
+                &registry,
+                &catalog::HTTP_REQUESTS_IN_FLIGHT,
+                &["POST", last]
+            ),
+            0.0
+        );
+    }
+
+    #[test]
+    fn duration_histogram_must_have_the_http_labels() {
+        let registry = Registry::new();
+        let err = HttpServerConfig::new()
+            .with_duration_histogram(registry.histogram(&catalog::RAG_RETRIEVAL_LATENCY_SECONDS))
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("rag_retrieval_latency_seconds"),
+            "{err}"
+        );
+    }
+}

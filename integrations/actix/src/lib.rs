@@ -1,1 +1,58 @@
-//! unitel-actix: actix-web middleware recording HTTP server metrics and spans. Not implemented yet (see the project's issues); exports nothing.
+//! # unitel-actix
+//!
+//! RED metrics and OpenTelemetry server spans for actix-web in one line, recorded by the same
+//! core implementation as `unitel-axum` ([`unitel::http::server`]), so both frameworks give the
+//! same families, label values and span attributes for the same request.
+//!
+//! ```no_run
+//! use actix_web::{App, HttpServer, web};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let _guard = unitel::init(unitel::TelemetryConfig::from_env()?)?;
+//! HttpServer::new(|| {
+//!     App::new()
+//!         .route("/api/items/{id}", web::get().to(|| async { "item" }))
+//!         .service(unitel_actix::metrics_scope())
+//!         .wrap(unitel_actix::HttpMetrics::new())
+//! })
+//! .bind(("127.0.0.1", 3000))?
+//! .run()
+//! .await?;
+//! # Ok(()) }
+//! ```
+//!
+//! ## What is recorded
+//! - `http_requests_total`, `http_request_duration_seconds` (from the request's arrival to the
+//!   end of its response body) and `http_requests_in_flight`, labelled with the method
+//!   (`_OTHER` outside the standard set), the route template from
+//!   [`match_pattern`](actix_web::HttpRequest::match_pattern) (scopes included; `unmatched` for
+//!   404s and default services, never the raw path) and the status code.
+//! - A server span `{method} {route}` (`{method}` alone when no route matched, `HTTP` for a
+//!   method outside the standard set) with the OpenTelemetry HTTP attributes
+//!   (`http.request.method`, `http.route`, `url.path`, `url.scheme`,
+//!   `http.response.status_code`, `server.address`/`server.port` from the configuration,
+//!   `network.protocol.version`, `user_agent.original`, `error.type`; never the query string),
+//!   child of the incoming `traceparent`/`baggage` (a malformed header starts a new root).
+//! - A panicking handler is answered with 500 and recorded as such (`error.type="panic"`); a
+//!   request whose client goes away before the response is complete is recorded once, with
+//!   status `499` and `error.type="cancelled"`: the in-flight gauge never leaks.
+//!
+//! ## Client disconnects and half-closed connections
+//! actix-web keeps serving a connection whose client closed its sending side
+//! ([`HttpServer::h1_allow_half_closed`](actix_web::HttpServer::h1_allow_half_closed), default
+//! `true`): the handler runs to completion and, if the response could still be written, the
+//! request is recorded as completed. With `h1_allow_half_closed(false)` actix drops the handler
+//! when the client disconnects, and the request is recorded as cancelled. A disconnect while
+//! the body is being written is recorded as cancelled either way.
+//!
+//! Options (excluded paths, custom buckets, route fallback, `traceparent` response header,
+//! `server.address`/`server.port`) are the core [`HttpServerConfig`], shared with axum.
+
+mod body;
+mod metrics_scope;
+mod middleware;
+
+pub use body::ResponseBody;
+pub use metrics_scope::{metrics_scope, metrics_scope_for};
+pub use middleware::{HandlerPanicked, HttpMetrics, HttpMetricsMiddleware, MiddlewareFuture};
+pub use unitel::http::server::{HttpServerConfig, HttpServerConfigError};

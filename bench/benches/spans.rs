@@ -1,0 +1,194 @@
+//! Spans through `tracing` + `tracing-opentelemetry` 0.34 + `opentelemetry_sdk` 0.33, exported
+//! over OTLP/gRPC to an in-process receiver, as `unitel::init` sets them up (fmt layer + OTel
+//! layer, `ParentBased(AlwaysOn)` sampler, unitel's bounded batch queue):
+//!
+//! * a span from `unitel::start_span`, entered and closed;
+//! * an HTTP server span with its semantic-convention attributes, sampled (root, and child of a
+//!   sampled remote parent) and unsampled (child of a remote parent with flags `00`);
+//! * for reference, the same server span through a plain `tracing-opentelemetry` layer over the
+//!   SDK's own batch span processor (no fmt layer): the "bare span" of the issue.
+//!
+//! Wall time per span on the recording thread; the export runs on other threads.
+//!
+//! `cargo bench -p unitel-bench --bench spans`
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::Duration;
+
+use criterion::Criterion;
+use unitel::{TelemetryConfig, TracesExporter};
+
+fn server_span(path: &'static str) -> tracing::Span {
+    tracing::info_span!(
+        target: "unitel::http::server",
+        parent: None,
+        "HTTP server request",
+        otel.name = "GET /api/items/{id}",
+        otel.kind = "server",
+        otel.status_code = tracing::field::Empty,
+        http.request.method = "GET",
+        http.route = "/api/items/{id}",
+        http.response.status_code = tracing::field::Empty,
+        url.path = path,
+        url.scheme = "http",
+        network.protocol.version = "1.1",
+        user_agent.original = "wrk/4.1.0",
+        server.address = "127.0.0.1",
+        server.port = 3000_i64,
+        error.type = tracing::field::Empty,
+    )
+}
+
+fn serve_one(span: &tracing::Span) {
+    span.in_scope(|| black_box(42));
+    span.record("http.response.status_code", 200_i64);
+}
+
+fn remote(flags: &str) -> unitel::RemoteContext {
+    let mut headers = http::HeaderMap::new();
+    let value = format!("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-{flags}");
+    if let Ok(v) = http::HeaderValue::from_str(&value) {
+        headers.insert("traceparent", v);
+    }
+    unitel::extract_context(&headers)
+}
+
+fn unitel_spans(c: &mut Criterion) {
+    let mut g = c.benchmark_group("span_unitel");
+    g.bench_function("start_span, entered (sampled root)", |b| {
+        b.iter(|| {
+            let span = unitel::start_span("operation");
+            span.in_scope(|| black_box(1));
+        });
+    });
+    g.bench_function("HTTP server span, sampled root", |b| {
+        b.iter(|| serve_one(&server_span("/api/items/42")));
+    });
+    let sampled = remote("01");
+    g.bench_function("HTTP server span, sampled remote parent", |b| {
+        b.iter(|| {
+            let span = server_span("/api/items/42");
+            sampled.set_parent_of(&span);
+            serve_one(&span);
+        });
+    });
+    let unsampled = remote("00");
+    g.bench_function("HTTP server span, unsampled remote parent", |b| {
+        b.iter(|| {
+            let span = server_span("/api/items/42");
+            unsampled.set_parent_of(&span);
+            serve_one(&span);
+        });
+    });
+    g.bench_function("extract_context + set_parent_of only", |b| {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(
+            "traceparent",
+            http::HeaderValue::from_static(
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            ),
+        );
+        let span = server_span("/api/items/42");
+        b.iter(|| unitel::extract_context(black_box(&headers)).set_parent_of(&span));
+    });
+    g.finish();
+}
+
+/// The reference: a plain `tracing-opentelemetry` layer over the SDK's batch span processor.
+fn sdk_reference(c: &mut Criterion, endpoint: &str) {
+    use opentelemetry::trace::TracerProvider as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("spans: no runtime for the reference exporter: {e}");
+            return;
+        }
+    };
+    let exporter = {
+        use opentelemetry_otlp::WithExportConfig as _;
+        let _entered = runtime.enter();
+        match opentelemetry_otlp::SpanExporter::builder()
+            .with_tonic()
+            .with_endpoint(endpoint)
+            .build()
+        {
+            Ok(e) => e,
+            Err(e) => {
+                eprintln!("spans: reference exporter: {e}");
+                return;
+            }
+        }
+    };
+    let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+        .with_sampler(opentelemetry_sdk::trace::Sampler::ParentBased(Box::new(
+            opentelemetry_sdk::trace::Sampler::AlwaysOn,
+        )))
+        .with_batch_exporter(exporter)
+        .build();
+    let tracer = provider.tracer("reference");
+    let subscriber = tracing_subscriber::registry().with(
+        tracing_opentelemetry::layer()
+            .with_tracer(tracer)
+            .with_tracked_inactivity(false),
+    );
+    tracing::subscriber::with_default(subscriber, || {
+        let mut g = c.benchmark_group("span_reference");
+        g.bench_function(
+            "tracing-opentelemetry + SDK batch, HTTP server span, sampled",
+            |b| {
+                b.iter(|| serve_one(&server_span("/api/items/42")));
+            },
+        );
+        g.finish();
+    });
+    let _ = provider.shutdown();
+}
+
+fn main() {
+    let receiver = match unitel_testkit::OtlpReceiver::start_blocking() {
+        Ok(r) => Arc::new(r),
+        Err(e) => {
+            eprintln!("spans: cannot start the OTLP receiver: {e}");
+            std::process::exit(1);
+        }
+    };
+    // Millions of spans arrive: drop what the receiver stored, so memory stays bounded.
+    let weak = Arc::downgrade(&receiver);
+    std::thread::spawn(move || {
+        while let Some(r) = weak.upgrade() {
+            r.clear();
+            drop(r);
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    });
+    let config = TelemetryConfig::builder()
+        .service_name("unitel-bench")
+        .otlp_endpoint(receiver.endpoint())
+        .traces_exporters([TracesExporter::Otlp])
+        .build();
+    let guard = match config
+        .map_err(|e| e.to_string())
+        .and_then(|c| unitel::init(c).map_err(|e| e.to_string()))
+    {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("spans: unitel::init failed: {e}");
+            std::process::exit(1);
+        }
+    };
+    let mut c = Criterion::default().configure_from_args();
+    unitel_spans(&mut c);
+    sdk_reference(&mut c, &receiver.endpoint());
+    c.final_summary();
+    guard.force_flush();
+    eprintln!(
+        "spans: receiver got {} export requests",
+        receiver.request_count()
+    );
+}

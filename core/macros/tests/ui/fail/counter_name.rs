@@ -1,0 +1,4 @@
+#[unitel::count_calls(metric = "function_calls")]
+fn process() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[unitel::measure_latency(metric = "api_latency_total")]
+fn process() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[unitel::track_metrics(name = "custom-operation")]
+fn process() {}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use unitel::llm::LlmUsage;
+
+#[unitel::track_llm_usage(model = "gpt-4")]
+fn call_llm() -> LlmUsage {
+    LlmUsage::new(1, 1)
+}
+
+fn main() {}

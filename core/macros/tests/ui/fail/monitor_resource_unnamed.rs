@@ -1,0 +1,4 @@
+#[unitel::monitor_resource]
+fn execute_query() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[unitel::track_metrics(name = "jobs_total")]
+fn process() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[unitel::track_metrics]
+struct Processor;
+
+fn main() {}

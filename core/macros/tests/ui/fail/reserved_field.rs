@@ -1,0 +1,4 @@
+#[unitel::trace_operation(fields(error.type = "x"))]
+fn query() {}
+
+fn main() {}

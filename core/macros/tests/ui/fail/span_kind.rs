@@ -1,0 +1,4 @@
+#[unitel::trace_operation(name = "database_query", kind = "outgoing")]
+fn query() {}
+
+fn main() {}

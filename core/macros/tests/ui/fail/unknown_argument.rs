@@ -1,0 +1,4 @@
+#[unitel::track_metrics(nmae = "custom_operation")]
+fn process() {}
+
+fn main() {}

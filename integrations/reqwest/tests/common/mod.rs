@@ -1,0 +1,78 @@
+//! Shared by the unitel-reqwest test binaries: one telemetry installation per process
+//! exporting spans to a real OTLP receiver.
+#![allow(
+    dead_code,
+    unreachable_pub,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
+
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use unitel::{TelemetryConfig, TelemetryGuard, TracesExporter};
+use unitel_testkit::{OtlpReceiver, ReceivedSpan};
+
+/// The process's telemetry: spans go to `receiver`.
+pub struct SharedTelemetry {
+    pub receiver: OtlpReceiver,
+    guard: Mutex<TelemetryGuard>,
+}
+
+impl SharedTelemetry {
+    /// Flushes, then waits until the trace of the span named `root` holds `len` spans (or
+    /// 10 s pass), and returns them: the root first, then by start time.
+    pub async fn trace_of(&self, root: &str, len: usize) -> Vec<ReceivedSpan> {
+        self.guard
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .force_flush();
+        let select = |all: &[ReceivedSpan]| -> Vec<ReceivedSpan> {
+            let Some(r) = all.iter().find(|s| s.name == root) else {
+                return Vec::new();
+            };
+            let mut trace: Vec<_> = all
+                .iter()
+                .filter(|s| s.trace_id == r.trace_id)
+                .cloned()
+                .collect();
+            trace.sort_by_key(|s| (s.span_id != r.span_id, s.start_time_unix_nano));
+            trace
+        };
+        let all = self
+            .receiver
+            .wait_for_spans(|all| select(all).len() >= len, Duration::from_secs(10))
+            .await;
+        select(&all)
+    }
+}
+
+/// Installs telemetry once for this test binary.
+pub fn telemetry() -> &'static SharedTelemetry {
+    static TELEMETRY: OnceLock<SharedTelemetry> = OnceLock::new();
+    TELEMETRY.get_or_init(|| {
+        let receiver = OtlpReceiver::start_blocking().expect("OTLP receiver");
+        let config = TelemetryConfig::builder()
+            .service_name("unitel-reqwest-tests")
+            .otlp_endpoint(receiver.endpoint())
+            .traces_exporters([TracesExporter::Otlp])
+            .traces_schedule_delay(Duration::from_millis(100))
+            .log_filter("warn")
+            .build()
+            .expect("config");
+        let guard = unitel::init(config).expect("unitel::init");
+        SharedTelemetry {
+            receiver,
+            guard: Mutex::new(guard),
+        }
+    })
+}
+
+/// The span named `name` among `spans`.
+pub fn span<'a>(spans: &'a [ReceivedSpan], name: &str) -> &'a ReceivedSpan {
+    spans.iter().find(|s| s.name == name).unwrap_or_else(|| {
+        let names: Vec<_> = spans.iter().map(|s| &s.name).collect();
+        panic!("no span named {name:?} among {names:?}")
+    })
+}
