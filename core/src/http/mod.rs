@@ -50,3 +50,46 @@ pub fn method_label_from_str(method: &str) -> &'static str {
         _ => "_OTHER",
     }
 }
+
+/// Label value for anything outside a bounded set (methods, status codes).
+const OTHER: &str = "_OTHER";
+
+const fn status_digits() -> [u8; 3000] {
+    let mut table = [0u8; 3000];
+    let mut code = 0;
+    while code < 1000 {
+        // Each value is below 10 after the division/modulo, so the casts cannot truncate.
+        #[allow(clippy::cast_possible_truncation)]
+        {
+            table[3 * code] = b'0' + (code / 100) as u8;
+            table[3 * code + 1] = b'0' + (code / 10 % 10) as u8;
+            table[3 * code + 2] = b'0' + (code % 10) as u8;
+        }
+        code += 1;
+    }
+    table
+}
+
+const STATUS_DIGITS: [u8; 3000] = status_digits();
+/// "000001002…999": the status label of code `c` is `STATUS_TEXT[3c..3c + 3]`.
+static STATUS_TEXT: &str = match std::str::from_utf8(&STATUS_DIGITS) {
+    Ok(s) => s,
+    Err(_) => "",
+};
+
+/// The `status` label of a status code, from a static table (no allocation); `"_OTHER"` for
+/// values outside 100–999.
+///
+/// ```
+/// assert_eq!(unitel::http::status_label(404), "404");
+/// assert_eq!(unitel::http::status_label(42), "_OTHER");
+/// ```
+#[must_use]
+pub fn status_label(code: u16) -> &'static str {
+    let i = usize::from(code);
+    if (100..1000).contains(&i) {
+        STATUS_TEXT.get(3 * i..3 * i + 3).unwrap_or(OTHER)
+    } else {
+        OTHER
+    }
+}
