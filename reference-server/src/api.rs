@@ -241,13 +241,15 @@ pub(crate) async fn embeddings(
     for s in &inputs {
         require_text("input", s, MAX_QUERY_CHARS)?;
     }
-    if let Some(m) = &req.model {
-        if m != state.embedder.model() {
-            return Err(ApiError::invalid(
-                "model",
-                format!("this server serves the model `{}`", state.embedder.model()),
-            ));
-        }
+    if req
+        .model
+        .as_ref()
+        .is_some_and(|m| m != state.embedder.model())
+    {
+        return Err(ApiError::invalid(
+            "model",
+            format!("this server serves the model `{}`", state.embedder.model()),
+        ));
     }
     let vectors = state.embedder.embed(&inputs).await?;
     let tokens: u64 = inputs.iter().map(|s| generate::count_tokens(s)).sum();
@@ -379,13 +381,11 @@ pub(crate) async fn chat_completions(
     };
     require_text("messages", &question, MAX_QUERY_CHARS)?;
     let model = state.generator.model().to_owned();
-    if let Some(m) = &req.model {
-        if *m != model {
-            return Err(ApiError::invalid(
-                "model",
-                format!("this server serves the model `{model}`"),
-            ));
-        }
+    if req.model.as_ref().is_some_and(|m| *m != model) {
+        return Err(ApiError::invalid(
+            "model",
+            format!("this server serves the model `{model}`"),
+        ));
     }
     let sources = retrieve(&state, &question, 3).await?;
     let passages: Vec<String> = sources.into_iter().map(|s| s.text).collect();

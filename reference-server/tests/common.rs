@@ -56,10 +56,9 @@ impl Server {
         let client = reqwest::Client::new();
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            if let Ok(r) = client.get(format!("{}/health", server.base)).send().await {
-                if r.status().is_success() {
-                    return server;
-                }
+            let health = client.get(format!("{}/health", server.base)).send().await;
+            if health.is_ok_and(|r| r.status().is_success()) {
+                return server;
             }
             assert!(
                 Instant::now() < deadline,

@@ -243,6 +243,26 @@ impl ChildGuard {
         }
     }
 
+    /// Sends `signal` (a `kill -s` name) and waits up to `timeout` for the process to exit;
+    /// kills it if it is still running then. Returns whether it exited on the signal.
+    pub(crate) fn stop_with(&mut self, signal: &str, timeout: Duration) -> bool {
+        if self.exited().is_some() {
+            return true;
+        }
+        let sent = Command::new("kill")
+            .args(["-s", signal, &self.child.id().to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if sent && self.wait_until(Instant::now() + timeout) {
+            return true;
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        false
+    }
+
     fn wait_until(&mut self, deadline: Instant) -> bool {
         loop {
             if let Ok(Some(_)) | Err(_) = self.child.try_wait() {

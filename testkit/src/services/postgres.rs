@@ -1,12 +1,12 @@
 //! PostgreSQL for tests.
 
 use std::fmt;
-use std::fs::{self, File};
+use std::fs;
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use testcontainers::core::wait::LogWaitStrategy;
@@ -40,9 +40,9 @@ enum Handle {
     Container {
         _container: Box<ContainerAsync<GenericImage>>,
     },
-    /// Held only for its `Drop` (stops the shared server with the last handle).
+    /// Stops the shared server with the last handle on `Drop`.
     Local {
-        _server: Arc<LocalPostgres>,
+        server: Arc<LocalPostgres>,
     },
 }
 
@@ -72,6 +72,58 @@ impl PostgresService {
     /// Where this server comes from.
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// Stops the PostgreSQL **server** behind this database with a "fast" shutdown (SIGINT):
+    /// open sessions are terminated with SQLSTATE `57P01`, then the port refuses connections
+    /// until [`start_server`](Self::start_server). For fault-injection tests.
+    ///
+    /// Only for the locally started server ([`Backend::Local`]); it is shared by every
+    /// `PostgresService` of the process, so they all lose their database meanwhile. Errors for
+    /// Docker and external servers.
+    pub async fn stop_server(&self) -> Result<(), Error> {
+        let server = self.local_server()?;
+        blocking(move || {
+            let child = server.lock_child().take();
+            if let Some(mut child) = child
+                && !child.stop_with("INT", Duration::from_secs(20))
+            {
+                return Err(Error::new(
+                    "postgres did not stop within 20 s; it was killed",
+                ));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Starts the server stopped by [`stop_server`](Self::stop_server) again, on the same port
+    /// with the same data, and waits until it accepts connections. A no-op when it runs.
+    pub async fn start_server(&self) -> Result<(), Error> {
+        let server = self.local_server()?;
+        blocking(move || {
+            let mut child = server.lock_child();
+            if child.is_none() {
+                *child = Some(spawn_server(
+                    &server.bin_dir,
+                    server.dir.path(),
+                    server.port,
+                    server.owner,
+                )?);
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    fn local_server(&self) -> Result<Arc<LocalPostgres>, Error> {
+        match &self._handle {
+            Handle::Local { server } => Ok(Arc::clone(server)),
+            _ => Err(Error::new(
+                "stopping and starting the server needs the locally started PostgreSQL \
+                 (Backend::Local); this one is managed elsewhere",
+            )),
+        }
     }
 
     /// Runs `sql` with the real `psql` client (`psql URL -XAtq -v ON_ERROR_STOP=1 -c SQL`) and
@@ -215,10 +267,20 @@ fn find_bin_dir() -> Option<PathBuf> {
 /// A locally started server shared by all live [`PostgresService`]s of the process.
 struct LocalPostgres {
     // Field order matters: the process is stopped before the directory is removed.
-    _child: ChildGuard,
+    /// `None` while stopped by [`PostgresService::stop_server`].
+    child: Mutex<Option<ChildGuard>>,
     port: u16,
     bin_dir: PathBuf,
-    _dir: tempfile::TempDir,
+    owner: Option<(u32, u32)>,
+    dir: tempfile::TempDir,
+}
+
+impl LocalPostgres {
+    fn lock_child(&self) -> std::sync::MutexGuard<'_, Option<ChildGuard>> {
+        self.child
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 static LOCAL: tokio::sync::Mutex<Weak<LocalPostgres>> = tokio::sync::Mutex::const_new(Weak::new());
@@ -253,7 +315,7 @@ async fn local_database(bin_dir: PathBuf) -> Result<PostgresService, Error> {
         database,
         backend: Backend::Local,
         psql,
-        _handle: Handle::Local { _server: server },
+        _handle: Handle::Local { server },
     })
 }
 
@@ -308,47 +370,67 @@ fn start_local(bin_dir: &Path) -> Result<LocalPostgres, Error> {
     let mut last_error = Error::new("not started");
     for _attempt in 0..3 {
         let port = free_port();
-        let log_path = dir.path().join(format!("postgres-{port}.log"));
-        let log = File::create(&log_path).map_err(|e| Error::new(format!("log file: {e}")))?;
-        let log_err = log
-            .try_clone()
-            .map_err(|e| Error::new(format!("log file: {e}")))?;
-        let mut command = Command::new(bin_dir.join("postgres"));
-        command
-            .arg("-D")
-            .arg(&data)
-            .args(["-p", &port.to_string(), "-h", "127.0.0.1", "-k"])
-            .arg(dir.path())
-            .args([
-                "-F",
-                "-c",
-                "synchronous_commit=off",
-                "-c",
-                "full_page_writes=off",
-            ])
-            .args(["-c", "max_connections=200"])
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(log_err);
-        as_owner(&mut command);
-        let child = command
-            .spawn()
-            .map_err(|e| Error::new(format!("spawning postgres: {e}")))?;
-        // SIGQUIT = immediate shutdown: fast, and still releases shared memory.
-        let mut child = ChildGuard::new(child, Some("QUIT"));
-        match wait_ready(&mut child, bin_dir, port, &log_path) {
-            Ok(()) => {
+        match spawn_server(bin_dir, dir.path(), port, owner) {
+            Ok(child) => {
                 return Ok(LocalPostgres {
-                    _child: child,
+                    child: Mutex::new(Some(child)),
                     port,
                     bin_dir: bin_dir.to_path_buf(),
-                    _dir: dir,
+                    owner,
+                    dir,
                 });
             }
             Err(e) => last_error = e,
         }
     }
     Err(last_error)
+}
+
+/// Starts `postgres` on the cluster in `dir/data` on `port` and waits until it is ready.
+fn spawn_server(
+    bin_dir: &Path,
+    dir: &Path,
+    port: u16,
+    owner: Option<(u32, u32)>,
+) -> Result<ChildGuard, Error> {
+    let log_path = dir.join(format!("postgres-{port}.log"));
+    let log = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .map_err(|e| Error::new(format!("log file: {e}")))?;
+    let log_err = log
+        .try_clone()
+        .map_err(|e| Error::new(format!("log file: {e}")))?;
+    let mut command = Command::new(bin_dir.join("postgres"));
+    command
+        .arg("-D")
+        .arg(dir.join("data"))
+        .args(["-p", &port.to_string(), "-h", "127.0.0.1", "-k"])
+        .arg(dir)
+        .args([
+            "-F",
+            "-c",
+            "synchronous_commit=off",
+            "-c",
+            "full_page_writes=off",
+        ])
+        .args(["-c", "max_connections=200"])
+        .current_dir(dir)
+        .env("LC_ALL", "C")
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(log_err);
+    if let Some((uid, gid)) = owner {
+        command.uid(uid).gid(gid);
+    }
+    let child = command
+        .spawn()
+        .map_err(|e| Error::new(format!("spawning postgres: {e}")))?;
+    // SIGQUIT = immediate shutdown: fast, and still releases shared memory.
+    let mut child = ChildGuard::new(child, Some("QUIT"));
+    wait_ready(&mut child, bin_dir, port, &log_path)?;
+    Ok(child)
 }
 
 fn wait_ready(child: &mut ChildGuard, bin_dir: &Path, port: u16, log: &Path) -> Result<(), Error> {

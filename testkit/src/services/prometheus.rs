@@ -1,7 +1,7 @@
 //! Prometheus for tests.
 
 use std::fmt;
-use std::fs::{self, File};
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -325,33 +325,17 @@ impl PrometheusBuilder {
         let mut last_error = Error::new("not started");
         for _attempt in 0..3 {
             let port = free_port();
-            let log_path = dir.path().join(format!("prometheus-{port}.log"));
-            let log = File::create(&log_path).map_err(|e| Error::new(format!("log file: {e}")))?;
-            let log_err = log
-                .try_clone()
-                .map_err(|e| Error::new(format!("log file: {e}")))?;
-            let child = Command::new(binary)
-                .arg(flag("--config.file=", &config_path))
-                .arg(flag("--storage.tsdb.path=", dir.path().join("data")))
-                .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-                .arg("--log.level=warn")
-                .current_dir(dir.path())
-                .stdin(Stdio::null())
-                .stdout(log)
-                .stderr(log_err)
-                .spawn()
-                .map_err(|e| Error::new(format!("spawning {}: {e}", binary.display())))?;
-            let mut child = ChildGuard::new(child, Some("TERM"));
-            let url = format!("http://127.0.0.1:{port}");
-            match wait_ready(&url, Some((&mut child, &log_path)), Duration::from_secs(30)).await {
-                Ok(()) => {
+            match spawn_local(binary, dir.path(), port).await {
+                Ok(child) => {
                     return Ok(PrometheusService {
-                        url,
+                        url: format!("http://127.0.0.1:{port}"),
                         backend: Backend::Local,
                         config: Some(config),
                         _handle: Handle::Local {
-                            _child: child,
-                            _dir: dir,
+                            child: Some(child),
+                            binary: binary.to_path_buf(),
+                            port,
+                            dir,
                         },
                     });
                 }
@@ -360,6 +344,35 @@ impl PrometheusBuilder {
         }
         Err(last_error)
     }
+}
+
+/// Starts `binary` with `dir/prometheus.yml` and the TSDB in `dir/data` on `port`, and waits
+/// until it is ready.
+async fn spawn_local(binary: &Path, dir: &Path, port: u16) -> Result<ChildGuard, Error> {
+    let log_path = dir.join(format!("prometheus-{port}.log"));
+    let log = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .map_err(|e| Error::new(format!("log file: {e}")))?;
+    let log_err = log
+        .try_clone()
+        .map_err(|e| Error::new(format!("log file: {e}")))?;
+    let child = Command::new(binary)
+        .arg(flag("--config.file=", dir.join("prometheus.yml")))
+        .arg(flag("--storage.tsdb.path=", dir.join("data")))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg("--log.level=warn")
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(log_err)
+        .spawn()
+        .map_err(|e| Error::new(format!("spawning {}: {e}", binary.display())))?;
+    let mut child = ChildGuard::new(child, Some("TERM"));
+    let url = format!("http://127.0.0.1:{port}");
+    wait_ready(&url, Some((&mut child, &log_path)), Duration::from_secs(30)).await?;
+    Ok(child)
 }
 
 /// Starts a Prometheus server scraping `scrape_targets`; shorthand for
@@ -381,8 +394,10 @@ enum Handle {
     },
     Local {
         // Field order matters: the process is killed before the directory is removed.
-        _child: ChildGuard,
-        _dir: tempfile::TempDir,
+        child: Option<ChildGuard>,
+        binary: PathBuf,
+        port: u16,
+        dir: tempfile::TempDir,
     },
 }
 
@@ -444,6 +459,42 @@ impl PrometheusService {
     /// Where this server comes from.
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// Restarts the server the way an operator does: stops it with SIGTERM (a clean shutdown
+    /// that keeps the TSDB), then starts it again on the same port with the same configuration
+    /// and data, and waits until it is ready. Scraping resumes after its target discovery
+    /// (about 5 s), so the series get a gap but keep their history. For fault-injection tests.
+    ///
+    /// Only for a locally started server ([`Backend::Local`]); errors for Docker and external
+    /// servers.
+    pub async fn restart(&mut self) -> Result<(), Error> {
+        let Handle::Local {
+            child,
+            binary,
+            port,
+            dir,
+        } = &mut self._handle
+        else {
+            return Err(Error::new(
+                "restart needs a locally started Prometheus (Backend::Local); this one is \
+                 managed elsewhere",
+            ));
+        };
+        if let Some(mut running) = child.take() {
+            let stopped = tokio::task::spawn_blocking(move || {
+                running.stop_with("TERM", Duration::from_secs(20))
+            })
+            .await
+            .unwrap_or(false);
+            if !stopped {
+                return Err(Error::new(
+                    "prometheus did not stop within 20 s; it was killed",
+                ));
+            }
+        }
+        *child = Some(spawn_local(binary, dir.path(), *port).await?);
+        Ok(())
     }
 
     /// The generated `prometheus.yml` (None for an external server).
