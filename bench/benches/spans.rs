@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::Criterion;
+use unitel::http::server::{HttpServerConfig, HttpServerRecorder, RequestParts};
 use unitel::{TelemetryConfig, TracesExporter};
 
 fn server_span(path: &'static str) -> tracing::Span {
@@ -54,6 +55,25 @@ fn remote(flags: &str) -> unitel::RemoteContext {
     unitel::extract_context(&headers)
 }
 
+fn llm_call(g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>) {
+    use unitel::llm::{LlmCall, LlmMetrics, LlmUsage, ModelPrice, Price, PriceTable};
+    let registry = unitel::Registry::new();
+    let metrics = LlmMetrics::new(&registry);
+    let (Ok(input), Ok(output)) = (Price::per_1m_dollars(2.5), Price::per_1m_dollars(10.0)) else {
+        return;
+    };
+    let table = Arc::new(PriceTable::new("bench").with_model("gpt-4o", ModelPrice::new(input, output)));
+    g.bench_function("LlmCall start + finish with cost, sampled span", |b| {
+        b.iter(|| {
+            let call = LlmCall::builder("openai", black_box("gpt-4o"))
+                .metrics(&metrics)
+                .price_table(Arc::clone(&table))
+                .start();
+            black_box(call.finish(LlmUsage::new(1_000, 200).with_cached_input_tokens(400)));
+        });
+    });
+}
+
 fn unitel_spans(c: &mut Criterion) {
     let mut g = c.benchmark_group("span_unitel");
     g.bench_function("start_span, entered (sampled root)", |b| {
@@ -81,6 +101,52 @@ fn unitel_spans(c: &mut Criterion) {
             serve_one(&span);
         });
     });
+    let registry = unitel::Registry::new();
+    let recorder = HttpServerRecorder::new(HttpServerConfig::new().with_registry(registry));
+    let mut headers = http::HeaderMap::new();
+    headers.insert("user-agent", http::HeaderValue::from_static("wrk/4.1.0"));
+    g.bench_function(
+        "HttpServerRecorder request, sampled root (metrics + span)",
+        |b| {
+            b.iter(|| {
+                let mut request = recorder.start(&RequestParts {
+                    method: "GET",
+                    route: Some("/api/items/{id}"),
+                    path: black_box("/api/items/42"),
+                    scheme: None,
+                    version: http::Version::HTTP_11,
+                    headers: &headers,
+                });
+                request.span().in_scope(|| black_box(42));
+                request.response_started(200);
+                request.finish();
+            });
+        },
+    );
+    let mut unsampled_headers = headers.clone();
+    unsampled_headers.insert(
+        "traceparent",
+        http::HeaderValue::from_static("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"),
+    );
+    g.bench_function(
+        "HttpServerRecorder request, unsampled parent (metrics + span)",
+        |b| {
+            b.iter(|| {
+                let mut request = recorder.start(&RequestParts {
+                    method: "GET",
+                    route: Some("/api/items/{id}"),
+                    path: black_box("/api/items/42"),
+                    scheme: None,
+                    version: http::Version::HTTP_11,
+                    headers: &unsampled_headers,
+                });
+                request.span().in_scope(|| black_box(42));
+                request.response_started(200);
+                request.finish();
+            });
+        },
+    );
+    llm_call(&mut g);
     g.bench_function("extract_context + set_parent_of only", |b| {
         let mut headers = http::HeaderMap::new();
         headers.insert(

@@ -422,7 +422,7 @@ pub mod actix_app {
 /// Usage of `bench-server` (and of `overhead serve`).
 pub const SERVER_USAGE: &str = "\
 usage: bench-server --framework axum|actix --mode MODE [--bind ADDR] [--workers N]
-                    [--otlp-endpoint URL] [--log-filter FILTER]
+                    [--otlp-endpoint URL] [--log-filter FILTER] [--exit-with-stdin]
        bench-server --list-modes [--framework axum|actix]
 
 MODE: bare | metrics | traces | full | axum-prometheus (axum) | actix-web-prom (actix) | otel-contrib
@@ -430,7 +430,8 @@ MODE: bare | metrics | traces | full | axum-prometheus (axum) | actix-web-prom (
                   with the bound address
 --workers         threads serving requests (default 1: the driver pins the server to one core)
 --otlp-endpoint   OTLP/gRPC endpoint for span export; without it an in-process receiver is used
---log-filter      unitel's log filter in the unitel modes (default: unitel's default, `info`)";
+--log-filter      unitel's log filter in the unitel modes (default: unitel's default, `info`)
+--exit-with-stdin exit when standard input closes (the overhead driver's children)";
 
 /// The `bench-server` command line: parses `args` (without the program name) and serves, or
 /// lists the modes.
@@ -444,6 +445,7 @@ pub fn server_main(args: impl IntoIterator<Item = String>) -> Result<(), String>
     let mut workers = 1usize;
     let mut otlp_endpoint = None;
     let mut log_filter = None;
+    let mut exit_with_stdin = false;
     let mut list = false;
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -464,6 +466,7 @@ pub fn server_main(args: impl IntoIterator<Item = String>) -> Result<(), String>
             }
             "--otlp-endpoint" => otlp_endpoint = Some(value("--otlp-endpoint")?),
             "--log-filter" => log_filter = Some(value("--log-filter")?),
+            "--exit-with-stdin" => exit_with_stdin = true,
             "--list-modes" => list = true,
             "-h" | "--help" => {
                 println!("{SERVER_USAGE}");
@@ -479,6 +482,18 @@ pub fn server_main(args: impl IntoIterator<Item = String>) -> Result<(), String>
             println!("{f}: {}", modes.join(" "));
         }
         return Ok(());
+    }
+    if exit_with_stdin {
+        // The driver holds our stdin: when it goes away (even killed), so do we.
+        std::thread::Builder::new()
+            .name("stdin-watch".into())
+            .spawn(|| {
+                use std::io::Read as _;
+                let mut sink = Vec::new();
+                let _ = std::io::stdin().read_to_end(&mut sink);
+                std::process::exit(0);
+            })
+            .map_err(|e| format!("stdin watcher: {e}"))?;
     }
     let options = ServerOptions {
         framework: framework.ok_or_else(|| format!("--framework is required\n{SERVER_USAGE}"))?,

@@ -136,37 +136,47 @@ impl Server {
                     .into_iter()
                     .flatten(),
             )
-            .stdin(Stdio::null())
+            .arg("--exit-with-stdin")
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
-        let mut child = cmd
+        let child = cmd
             .spawn()
             .map_err(|e| format!("starting {}: {e}", options.server_program.display()))?;
-        let stdout = child.stdout.take().ok_or("no stdout from bench-server")?;
+        // From here on, dropping `server` kills the child, whatever goes wrong.
+        let mut server = Self {
+            child,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        };
+        let stdout = server
+            .child
+            .stdout
+            .take()
+            .ok_or("no stdout from bench-server")?;
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            let first = lines.next();
-            let _ = tx.send(first);
-            // Keep draining, so the server never blocks writing its log.
-            for _ in lines {}
-        });
-        let line = match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(Some(Ok(line))) => line,
-            Ok(_) | Err(_) => {
-                let _ = child.kill();
-                let status = child.wait().ok();
-                return Err(format!(
-                    "{framework}/{mode}: bench-server did not report its address (exit: {status:?})"
-                ));
+            // The address line may come after log lines (unitel's fmt layer writes to stdout).
+            let mut tx = Some(tx);
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if line.starts_with("bench-server ") && line.contains(" listening on ") {
+                    if let Some(tx) = tx.take() {
+                        let _ = tx.send(line);
+                    }
+                }
+                // Keep draining, so the server never blocks writing its log.
             }
-        };
-        let addr = line
+        });
+        let line = rx.recv_timeout(Duration::from_secs(60)).map_err(|_| {
+            let status = server.child.try_wait().ok().flatten();
+            format!("{framework}/{mode}: bench-server did not report its address (exit: {status:?})")
+        })?;
+        server.addr = line
             .rsplit(' ')
             .next()
             .and_then(|a| a.parse().ok())
-            .ok_or_else(|| format!("{framework}/{mode}: unexpected first line `{line}`"))?;
-        Ok(Self { child, addr })
+            .ok_or_else(|| format!("{framework}/{mode}: unexpected address line `{line}`"))?;
+        Ok(server)
     }
 
     fn pid(&self) -> u32 {
