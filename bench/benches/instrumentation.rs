@@ -110,16 +110,47 @@ fn route_template(c: &mut Criterion) {
             })
             .configure(unitel_bench::apps::actix_app::routes),
     ));
-    g.bench_function("actix match_pattern()", |b| {
-        b.iter_custom(|iters| {
-            EXTRACTIONS.store(iters, Ordering::Relaxed);
-            let req = actix_web::test::TestRequest::get()
-                .uri("/api/items/42")
-                .to_request();
-            let _ = system.block_on(actix_web::test::call_service(&app, req));
-            Duration::from_nanos(EXTRACTION_NANOS.load(Ordering::Relaxed))
-        });
-    });
+    let routed = system.block_on(actix_web::test::init_service(
+        actix_web::App::new()
+            .wrap_fn(|req, srv| {
+                use actix_web::dev::Service as _;
+                let response = srv.call(req);
+                async move {
+                    let response = response.await?;
+                    timed_extractions(|| {
+                        black_box(response.request().match_pattern());
+                    });
+                    Ok(response)
+                }
+            })
+            .configure(unitel_bench::apps::actix_app::routes),
+    ));
+    g.bench_function(
+        "actix match_pattern() after routing (for comparison)",
+        |b| {
+            b.iter_custom(|iters| {
+                EXTRACTIONS.store(iters, Ordering::Relaxed);
+                let req = actix_web::test::TestRequest::get()
+                    .uri("/api/items/42")
+                    .to_request();
+                let _ = system.block_on(actix_web::test::call_service(&routed, req));
+                Duration::from_nanos(EXTRACTION_NANOS.load(Ordering::Relaxed))
+            });
+        },
+    );
+    g.bench_function(
+        "actix match_pattern() before routing (as unitel-actix)",
+        |b| {
+            b.iter_custom(|iters| {
+                EXTRACTIONS.store(iters, Ordering::Relaxed);
+                let req = actix_web::test::TestRequest::get()
+                    .uri("/api/items/42")
+                    .to_request();
+                let _ = system.block_on(actix_web::test::call_service(&app, req));
+                Duration::from_nanos(EXTRACTION_NANOS.load(Ordering::Relaxed))
+            });
+        },
+    );
     EXTRACTIONS.store(0, Ordering::Relaxed);
     g.finish();
 }
@@ -144,15 +175,18 @@ fn http_in_process(c: &mut Criterion) {
     let bare = unitel_bench::apps::axum_app::routes();
     g.bench_function("axum bare", |b| b.iter(|| drain(&bare)));
     let registry = Registry::new();
-    let unitel_router = unitel_bench::apps::axum_app::routes().layer(
-        unitel_axum::HttpMetricsLayer::with_config(
+    let unitel_router =
+        unitel_bench::apps::axum_app::routes().layer(unitel_axum::HttpMetricsLayer::with_config(
             HttpServerConfig::new().with_registry(registry.clone()),
-        ),
-    );
+        ));
     g.bench_function("axum + unitel HttpMetricsLayer", |b| {
         b.iter(|| drain(&unitel_router));
     });
-    let (layer, _handle) = axum_prometheus::PrometheusMetricLayer::pair();
+    // axum-prometheus spawns its upkeep task on the current runtime.
+    let (layer, _handle) = {
+        let _entered = runtime.enter();
+        axum_prometheus::PrometheusMetricLayer::pair()
+    };
     let prom_router = unitel_bench::apps::axum_app::routes().layer(layer);
     g.bench_function("axum + axum-prometheus", |b| b.iter(|| drain(&prom_router)));
 
@@ -211,10 +245,10 @@ fn llm(c: &mut Criterion) {
     ) else {
         return;
     };
-    let table = Arc::new(
-        PriceTable::new("bench")
-            .with_model("gpt-4o", ModelPrice::new(input, output).with_cached_input(cached)),
-    );
+    let table = Arc::new(PriceTable::new("bench").with_model(
+        "gpt-4o",
+        ModelPrice::new(input, output).with_cached_input(cached),
+    ));
     g.bench_function("LlmCall start + finish with cost", |b| {
         b.iter(|| {
             let call = LlmCall::builder("openai", black_box("gpt-4o"))
@@ -271,5 +305,12 @@ fn db(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, http_recorder, route_template, http_in_process, llm, db);
+criterion_group!(
+    benches,
+    http_recorder,
+    route_template,
+    http_in_process,
+    llm,
+    db
+);
 criterion_main!(benches);

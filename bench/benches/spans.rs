@@ -62,7 +62,8 @@ fn llm_call(g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTi
     let (Ok(input), Ok(output)) = (Price::per_1m_dollars(2.5), Price::per_1m_dollars(10.0)) else {
         return;
     };
-    let table = Arc::new(PriceTable::new("bench").with_model("gpt-4o", ModelPrice::new(input, output)));
+    let table =
+        Arc::new(PriceTable::new("bench").with_model("gpt-4o", ModelPrice::new(input, output)));
     g.bench_function("LlmCall start + finish with cost, sampled span", |b| {
         b.iter(|| {
             let call = LlmCall::builder("openai", black_box("gpt-4o"))

@@ -53,6 +53,24 @@ pub struct DriverOptions {
     pub server_program: PathBuf,
     /// unitel's log filter in the unitel modes (`None`: unitel's default).
     pub log_filter: Option<String>,
+    /// Scheduling priority (`nice -n`) for the servers, the load generator and the driver, so a
+    /// busy machine's other work disturbs the measurement less (negative values need root).
+    pub nice: Option<i32>,
+}
+
+/// `program args...`, prefixed with `nice -n N` and `taskset -c CORE` as asked.
+fn command(program: &std::ffi::OsStr, nice: Option<i32>, core: Option<usize>) -> Command {
+    let mut parts: Vec<std::ffi::OsString> = Vec::new();
+    if let Some(n) = nice {
+        parts.extend(["nice".into(), "-n".into(), n.to_string().into()]);
+    }
+    if let Some(c) = core {
+        parts.extend(["taskset".into(), "-c".into(), c.to_string().into()]);
+    }
+    parts.push(program.to_owned());
+    let mut cmd = Command::new(&parts[0]);
+    cmd.args(&parts[1..]);
+    cmd
 }
 
 /// Whether `taskset` can be run.
@@ -113,15 +131,11 @@ impl Server {
         otlp_endpoint: &str,
         pin: bool,
     ) -> Result<Self, String> {
-        let mut cmd = if pin {
-            let mut cmd = Command::new("taskset");
-            cmd.arg("-c")
-                .arg(options.server_core.to_string())
-                .arg(&options.server_program);
-            cmd
-        } else {
-            Command::new(&options.server_program)
-        };
+        let mut cmd = command(
+            options.server_program.as_os_str(),
+            options.nice,
+            pin.then_some(options.server_core),
+        );
         cmd.arg("serve")
             .args(["--framework", framework.as_str()])
             .args(["--mode", mode.as_str()])
@@ -159,17 +173,20 @@ impl Server {
             let mut tx = Some(tx);
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
-                if line.starts_with("bench-server ") && line.contains(" listening on ") {
-                    if let Some(tx) = tx.take() {
-                        let _ = tx.send(line);
-                    }
+                if line.starts_with("bench-server ")
+                    && line.contains(" listening on ")
+                    && let Some(tx) = tx.take()
+                {
+                    let _ = tx.send(line);
                 }
                 // Keep draining, so the server never blocks writing its log.
             }
         });
         let line = rx.recv_timeout(Duration::from_secs(60)).map_err(|_| {
             let status = server.child.try_wait().ok().flatten();
-            format!("{framework}/{mode}: bench-server did not report its address (exit: {status:?})")
+            format!(
+                "{framework}/{mode}: bench-server did not report its address (exit: {status:?})"
+            )
         })?;
         server.addr = line
             .rsplit(' ')
@@ -189,9 +206,10 @@ fn drive(
     spec: &LoadSpec,
     tool: LoadTool,
     core: Option<usize>,
+    nice: Option<i32>,
 ) -> Result<LoadResult, String> {
     match tool {
-        LoadTool::Wrk => crate::wrk::run(addr, spec, core),
+        LoadTool::Wrk => crate::wrk::run(command("wrk".as_ref(), nice, core), addr, spec),
         LoadTool::Builtin | LoadTool::Auto => load::run_builtin(addr, spec),
     }
 }
@@ -246,7 +264,7 @@ fn measure(
             connections: options.connections,
             duration: options.warmup,
         };
-        drive(server.addr, &warm, tool, load_core)?;
+        drive(server.addr, &warm, tool, load_core, options.nice)?;
     }
     receiver.clear();
     let spec = LoadSpec {
@@ -260,7 +278,7 @@ fn measure(
             server.pid()
         )
     })?;
-    let result = drive(server.addr, &spec, tool, load_core)?;
+    let result = drive(server.addr, &spec, tool, load_core, options.nice)?;
     let cpu_after = crate::cpu::process_cpu(server.pid(), ticks).ok_or_else(|| {
         format!(
             "{framework}/{mode}: cannot read /proc/{}/stat",
@@ -354,12 +372,24 @@ pub fn run(options: &DriverOptions) -> Result<Vec<Vec<Measurement>>, String> {
         // load generator's core, away from the server.
         pin_self(options.load_core)?;
     }
+    if let Some(n) = options.nice {
+        let status = Command::new("renice")
+            .args(["-n", &n.to_string(), "-p", &std::process::id().to_string()])
+            .stdout(Stdio::null())
+            .status()
+            .map_err(|e| format!("renice: {e}"))?;
+        if !status.success() {
+            return Err(format!(
+                "renice -n {n} failed ({status}); drop --nice or run as root"
+            ));
+        }
+    }
     let receiver = unitel_testkit::OtlpReceiver::start_blocking()
         .map_err(|e| format!("OTLP receiver: {e}"))?;
     let ticks = crate::cpu::clock_ticks_per_second();
     eprintln!(
-        "overhead: load={} pinning={} (server core {}, load core {}) duration={:?} warmup={:?} \
-         connections={} runs={}",
+        "overhead: load={} pinning={} (server core {}, load core {}) nice={:?} duration={:?} \
+         warmup={:?} connections={} runs={}",
         match tool {
             LoadTool::Wrk => "wrk",
             _ => "built-in",
@@ -367,6 +397,7 @@ pub fn run(options: &DriverOptions) -> Result<Vec<Vec<Measurement>>, String> {
         pin,
         options.server_core,
         options.load_core,
+        options.nice,
         options.duration,
         options.warmup,
         options.connections,

@@ -165,11 +165,14 @@ fn assert_eq_series(actual: usize, expected: usize) {
     }
 }
 
+/// Records `n` times.
+type RecordLoop = Box<dyn FnMut(u64) + Send>;
+
 /// One recording path measured under contention.
 struct Contender {
     name: &'static str,
-    /// Builds the per-thread recorder for thread `t`.
-    make: Box<dyn Fn(usize) -> Box<dyn FnMut(u64) + Send> + Sync>,
+    /// Builds the per-thread record loop for thread `t`.
+    make: Box<dyn Fn(usize) -> RecordLoop + Sync>,
 }
 
 /// Runs `threads` recorders at once (started together); the median over repetitions of the

@@ -16,21 +16,14 @@ pub fn available() -> bool {
 }
 
 /// Runs `wrk` (one thread, `spec.connections` connections, `--latency`) against
-/// `http://{addr}{spec.path}`, pinned to `core` with `taskset` when given.
+/// `http://{addr}{spec.path}`. `wrk` is the command to run it with (e.g. `taskset -c 1 wrk`).
 ///
 /// # Errors
 /// A message when wrk cannot run or its report cannot be read.
-pub fn run(addr: SocketAddr, spec: &LoadSpec, core: Option<usize>) -> Result<LoadResult, String> {
+pub fn run(mut wrk: Command, addr: SocketAddr, spec: &LoadSpec) -> Result<LoadResult, String> {
     let url = format!("http://{addr}{}", spec.path);
     let secs = spec.duration.as_secs().max(1);
-    let mut cmd = match core {
-        Some(c) => {
-            let mut cmd = Command::new("taskset");
-            cmd.arg("-c").arg(c.to_string()).arg("wrk");
-            cmd
-        }
-        None => Command::new("wrk"),
-    };
+    let cmd = &mut wrk;
     cmd.args(["-t1", "--latency", "--timeout", "5s"])
         .arg(format!("-c{}", spec.connections.max(1)))
         .arg(format!("-d{secs}s"))

@@ -110,7 +110,10 @@ mod otel {
 
     impl Extractor for HeaderExtractor<'_> {
         fn get(&self, key: &str) -> Option<&str> {
-            self.0.get(key).and_then(|v| v.to_str().ok())
+            let value = self.0.get(key).and_then(|v| v.to_str().ok())?;
+            // The SDK's parser accepts ids shorter than the W3C fixed width and an upper-case
+            // version; such a `traceparent` must start a new trace instead.
+            (key != "traceparent" || super::well_formed_traceparent(value)).then_some(value)
         }
         fn keys(&self) -> Vec<&str> {
             self.0.keys().map(HeaderName::as_str).collect()
@@ -143,8 +146,33 @@ mod otel {
     }
 }
 
-/// Reads `traceparent`, `tracestate` and `baggage`. A malformed `traceparent` is counted as an
-/// instrumentation error (`invalid_header`) and yields an empty context: a new root trace.
+/// Whether `value` has the W3C `traceparent` shape: `version-traceid-parentid-flags` with
+/// 2, 32, 16 and 2 lower-case hex digits, version `ff` forbidden, and nothing after the flags
+/// for version `00` (later versions may append `-` fields). All-zero ids are refused by the
+/// parser itself.
+#[cfg_attr(not(feature = "otel"), allow(dead_code))]
+fn well_formed_traceparent(value: &str) -> bool {
+    let b = value.trim().as_bytes();
+    let hex = |range: std::ops::Range<usize>| {
+        b.get(range)
+            .is_some_and(|s| s.iter().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')))
+    };
+    let dash = |i: usize| b.get(i) == Some(&b'-');
+    let version = b.get(0..2);
+    hex(0..2)
+        && version != Some(b"ff".as_slice())
+        && dash(2)
+        && hex(3..35)
+        && dash(35)
+        && hex(36..52)
+        && dash(52)
+        && hex(53..55)
+        && (b.len() == 55 || (version != Some(b"00".as_slice()) && dash(55)))
+}
+
+/// Reads `traceparent`, `tracestate` and `baggage`. A malformed `traceparent` (anything but the
+/// W3C shape, e.g. a short or upper-case id) is counted as an instrumentation error
+/// (`invalid_header`) and yields an empty context: a new root trace.
 #[must_use]
 pub fn extract_context(headers: &HeaderMap) -> RemoteContext {
     #[cfg(feature = "otel")]

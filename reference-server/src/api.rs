@@ -164,6 +164,13 @@ fn require_text(field: &'static str, value: &str, max: usize) -> Result<(), ApiE
             format!("`{field}` is longer than {max} characters"),
         ));
     }
+    // PostgreSQL's TEXT cannot hold NUL; refuse it on every database alike.
+    if value.contains('\0') {
+        return Err(ApiError::invalid(
+            field,
+            format!("`{field}` must not contain NUL characters"),
+        ));
+    }
     Ok(())
 }
 

@@ -46,6 +46,9 @@ pub(crate) struct ServerSettings {
     pub(crate) embeddings: Option<RemoteEndpoint>,
     /// `MAX_BODY_BYTES` (default 1 MiB).
     pub(crate) max_body_bytes: usize,
+    /// `DATABASE_ACQUIRE_TIMEOUT_MS` (default 30 s, sqlx's): how long a query waits for a
+    /// pooled connection (while the database is unreachable, for a new one) before it fails.
+    pub(crate) database_acquire_timeout: std::time::Duration,
 }
 
 impl ServerSettings {
@@ -121,12 +124,26 @@ impl ServerSettings {
                 })?,
             None => 1024 * 1024,
         };
+        let database_acquire_timeout = match get("DATABASE_ACQUIRE_TIMEOUT_MS") {
+            Some(v) => v
+                .parse()
+                .ok()
+                .filter(|ms| (1..=600_000).contains(ms))
+                .map(std::time::Duration::from_millis)
+                .ok_or(SettingError {
+                    variable: "DATABASE_ACQUIRE_TIMEOUT_MS",
+                    value: v,
+                    expected: "milliseconds from 1 to 600000",
+                })?,
+            None => std::time::Duration::from_secs(30),
+        };
         Ok(Self {
             bind,
             database_url,
             llm,
             embeddings,
             max_body_bytes,
+            database_acquire_timeout,
         })
     }
 }
@@ -150,6 +167,7 @@ mod tests {
             ("DATABASE_URL", "mysql://x"),
             ("LLM_BASE_URL", "ftp://x"),
             ("MAX_BODY_BYTES", "12"),
+            ("DATABASE_ACQUIRE_TIMEOUT_MS", "0"),
         ] {
             let err = ServerSettings::from_lookup(|q| (q == k).then(|| v.to_owned())).unwrap_err();
             assert!(err.to_string().contains(k), "{err}");

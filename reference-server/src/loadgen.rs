@@ -16,18 +16,26 @@ pub(crate) struct LoadgenOptions {
     pub(crate) duration: Duration,
     /// Concurrent workers.
     pub(crate) concurrency: usize,
+    /// `--read-only`: after seeding, store no more documents (their share of the mix becomes
+    /// repeated queries), so the server's data stops growing: the steady state of a soak run.
+    pub(crate) read_only: bool,
 }
 
 impl LoadgenOptions {
-    /// Parses `--target URL --duration SECS --concurrency N`.
+    /// Parses `--target URL --duration SECS --concurrency N [--read-only]`.
     pub(crate) fn parse(args: &[String]) -> Result<Self, String> {
         let mut opts = Self {
             target: "http://127.0.0.1:8080".to_owned(),
             duration: Duration::from_secs(20),
             concurrency: 4,
+            read_only: false,
         };
         let mut it = args.iter();
         while let Some(flag) = it.next() {
+            if flag == "--read-only" {
+                opts.read_only = true;
+                continue;
+            }
             let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
             match flag.as_str() {
                 "--target" => opts.target = value.trim_end_matches('/').to_owned(),
@@ -52,7 +60,8 @@ impl LoadgenOptions {
                 }
                 other => {
                     return Err(format!(
-                        "unknown option `{other}` (expected --target, --duration, --concurrency)"
+                        "unknown option `{other}` (expected --target, --duration, --concurrency, \
+                         --read-only)"
                     ));
                 }
             }
@@ -132,11 +141,13 @@ pub(crate) async fn run(opts: LoadgenOptions) -> Result<(), String> {
         let client = client.clone();
         let target = opts.target.clone();
         let summary = Arc::clone(&summary);
+        let read_only = opts.read_only;
         workers.push(tokio::spawn(async move {
             let mut rng =
                 Rng(0x9E37_79B9_7F4A_7C15 ^ (w as u64 + 1).wrapping_mul(0x2545_F491_4F6C_DD1D));
             while Instant::now() < deadline {
-                let (action, status, elapsed) = one_request(&client, &target, &mut rng).await;
+                let (action, status, elapsed) =
+                    one_request(&client, &target, &mut rng, read_only).await;
                 let mut s = summary
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -185,9 +196,13 @@ async fn one_request(
     client: &reqwest::Client,
     target: &str,
     rng: &mut Rng,
+    read_only: bool,
 ) -> (&'static str, Option<u16>, Duration) {
     let started = Instant::now();
-    let roll = rng.below(100);
+    let roll = match rng.below(100) {
+        0..=9 if read_only => 10,
+        roll => roll,
+    };
     let (action, request) = match roll {
         0..=9 => {
             let text = format!(

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo run --release -p reference-server                 # serve on 127.0.0.1:8080
-//! reference-server loadgen --target URL --duration SECS --concurrency N
+//! reference-server loadgen --target URL --duration SECS --concurrency N [--read-only]
 //! ```
 
 mod api;
@@ -44,7 +44,8 @@ fn main() -> ExitCode {
             .and_then(|opts| runtime.block_on(loadgen::run(opts))),
         Some("--help" | "-h") => {
             println!(
-                "usage: reference-server [loadgen --target URL --duration SECS --concurrency N]"
+                "usage: reference-server [loadgen --target URL --duration SECS --concurrency N \
+                 [--read-only]]"
             );
             Ok(())
         }
@@ -97,7 +98,7 @@ async fn serve() -> Result<(), String> {
     let guard = unitel::init(telemetry_config()?).map_err(|e| e.to_string())?;
     unitel::llm::set_price_table(price_table()?);
 
-    let store = store::Store::open(&settings.database_url)
+    let store = store::Store::open(&settings.database_url, settings.database_acquire_timeout)
         .await
         .map_err(|e| format!("cannot open {}: {e}", settings.database_url))?;
     let breaker = |name: &str| {

@@ -73,12 +73,17 @@ impl Placeholders {
 }
 
 impl Store {
-    /// Connects, creates the schema if needed and loads the index.
-    pub(crate) async fn open(url: &str) -> Result<Self, sqlx::Error> {
+    /// Connects, creates the schema if needed and loads the index. Queries wait at most
+    /// `acquire_timeout` for a connection.
+    pub(crate) async fn open(
+        url: &str,
+        acquire_timeout: std::time::Duration,
+    ) -> Result<Self, sqlx::Error> {
         let db = if url.starts_with("sqlite:") {
             let options: sqlx::sqlite::SqliteConnectOptions = url.parse()?;
             let raw = sqlx::sqlite::SqlitePoolOptions::new()
                 .max_connections(5)
+                .acquire_timeout(acquire_timeout)
                 .connect_with(
                     options
                         .create_if_missing(true)
@@ -103,6 +108,7 @@ impl Store {
         } else {
             let raw = sqlx::postgres::PgPoolOptions::new()
                 .max_connections(10)
+                .acquire_timeout(acquire_timeout)
                 .connect(url)
                 .await?;
             let pool = InstrumentedPool::builder(raw)

@@ -14,6 +14,7 @@ use fault_support::{FakeLlm, Process, SLOW, SLOW_STREAM, eventually, parse_expos
 use serde_json::json;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use unitel_testkit::OtlpReceiver;
+use unitel_testkit::otlp::SpanKind;
 
 const ROUTE: &str = "/v1/chat/completions";
 
@@ -60,7 +61,10 @@ async fn settled(server: &Process, requests: f64) -> Counts {
                 && sum(&s, "http_requests_in_flight", &[("route", ROUTE)]) == 0.0
         })
         .await;
-    assert!(ok, "the aborted request was not recorded, or is still in flight");
+    assert!(
+        ok,
+        "the aborted request was not recorded, or is still in flight"
+    );
     counts(server).await
 }
 
@@ -90,7 +94,14 @@ async fn aborted_requests_are_counted_once_as_cancelled_and_stop_the_generation(
         .await
         .unwrap();
     socket
-        .write_all(chat_request(server.port, &chat_body(&format!("Where? {SLOW}"), false), &waiting).as_bytes())
+        .write_all(
+            chat_request(
+                server.port,
+                &chat_body(&format!("Where? {SLOW}"), false),
+                &waiting,
+            )
+            .as_bytes(),
+        )
         .await
         .unwrap();
     assert!(
@@ -105,7 +116,10 @@ async fn aborted_requests_are_counted_once_as_cancelled_and_stop_the_generation(
     let after_wait = settled(&server, 1.0).await;
     assert_eq!(after_wait.requests, 1.0, "counted more than once");
     assert_eq!(after_wait.cancelled, 1.0, "not counted as cancelled (499)");
-    assert_eq!(after_wait.llm_cancelled, 1.0, "the model call was not recorded as cancelled");
+    assert_eq!(
+        after_wait.llm_cancelled, 1.0,
+        "the model call was not recorded as cancelled"
+    );
 
     // 2. Mid-upload: the body is cut short.
     let uploading = fault_support::trace_id();
@@ -121,12 +135,24 @@ async fn aborted_requests_are_counted_once_as_cancelled_and_stop_the_generation(
     );
     socket.write_all(head.as_bytes()).await.unwrap();
     socket.write_all(&body.as_bytes()[..10]).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The handler is reading the body when the client leaves.
+    let (reading, _) = server
+        .metrics_until(Duration::from_secs(10), |text| {
+            sum(
+                &parse_exposition(text),
+                "http_requests_in_flight",
+                &[("route", ROUTE)],
+            ) == 1.0
+        })
+        .await;
+    assert!(reading, "the upload never started");
     drop(socket);
     let after_upload = settled(&server, 2.0).await;
-    eprintln!("DEBUG {}", server.metrics().await.lines().filter(|l| l.starts_with("http_requests_total") || l.starts_with("errors_total")).collect::<Vec<_>>().join("\n"));
     assert_eq!(after_upload.requests, 2.0, "counted more than once");
-    assert_eq!(after_upload.cancelled, 2.0, "a cut upload was not counted as cancelled");
+    assert_eq!(
+        after_upload.cancelled, 2.0,
+        "a cut upload was not counted as cancelled"
+    );
 
     // 3. Mid-stream: the client reads the first event of a 40-chunk stream and leaves.
     let streaming = fault_support::trace_id();
@@ -135,8 +161,12 @@ async fn aborted_requests_are_counted_once_as_cancelled_and_stop_the_generation(
         .unwrap();
     socket
         .write_all(
-            chat_request(server.port, &chat_body(&format!("Where? {SLOW_STREAM}"), true), &streaming)
-                .as_bytes(),
+            chat_request(
+                server.port,
+                &chat_body(&format!("Where? {SLOW_STREAM}"), true),
+                &streaming,
+            )
+            .as_bytes(),
         )
         .await
         .unwrap();
@@ -147,7 +177,11 @@ async fn aborted_requests_are_counted_once_as_cancelled_and_stop_the_generation(
             .await
             .expect("no event within 10 s")
             .unwrap();
-        assert!(n > 0, "stream closed early: {}", String::from_utf8_lossy(&seen));
+        assert!(
+            n > 0,
+            "stream closed early: {}",
+            String::from_utf8_lossy(&seen)
+        );
         seen.extend_from_slice(&buf[..n]);
     }
     drop(socket);
@@ -162,11 +196,17 @@ async fn aborted_requests_are_counted_once_as_cancelled_and_stop_the_generation(
         chunks,
         "the model kept generating"
     );
-    assert!(chunks < 40, "the whole answer was generated ({chunks} chunks)");
+    assert!(
+        chunks < 40,
+        "the whole answer was generated ({chunks} chunks)"
+    );
     assert_eq!(llm.state.streams_completed.load(Ordering::SeqCst), 0);
     let after_stream = settled(&server, 3.0).await;
     assert_eq!(after_stream.requests, 3.0, "counted more than once");
-    assert_eq!(after_stream.cancelled, 3.0, "an abandoned stream was not counted as cancelled");
+    assert_eq!(
+        after_stream.cancelled, 3.0,
+        "an abandoned stream was not counted as cancelled"
+    );
     assert_eq!(after_stream.in_flight, 0.0);
     assert_eq!(
         after_stream.llm_cancelled, 2.0,
@@ -181,7 +221,7 @@ async fn aborted_requests_are_counted_once_as_cancelled_and_stop_the_generation(
                 ids.iter().all(|id| {
                     spans
                         .iter()
-                        .any(|s| &s.trace_id == id && s.name.starts_with("POST"))
+                        .any(|s| &s.trace_id == id && s.kind == SpanKind::Server)
                 })
             },
             Duration::from_secs(20),
@@ -190,7 +230,7 @@ async fn aborted_requests_are_counted_once_as_cancelled_and_stop_the_generation(
     for id in &ids {
         let server_span = spans
             .iter()
-            .find(|s| &s.trace_id == id && s.name.starts_with("POST"))
+            .find(|s| &s.trace_id == id && s.kind == SpanKind::Server)
             .unwrap_or_else(|| panic!("no server span for trace {id}"));
         assert_eq!(
             server_span.attr("error.type").as_deref(),
@@ -203,7 +243,11 @@ async fn aborted_requests_are_counted_once_as_cancelled_and_stop_the_generation(
             .iter()
             .find(|s| &s.trace_id == id && s.name.starts_with("chat "))
             .unwrap_or_else(|| panic!("no chat span for trace {id}"));
-        assert_eq!(chat.attr("error.type").as_deref(), Some("cancelled"), "{chat:#?}");
+        assert_eq!(
+            chat.attr("error.type").as_deref(),
+            Some("cancelled"),
+            "{chat:#?}"
+        );
     }
     let end = counts(&server).await;
     println!(

@@ -17,7 +17,6 @@ use fault_support::{
 };
 use unitel_testkit::{OtlpReceiver, ReceiverMode};
 
-
 /// How far above the healthy run's resident memory a faulty phase may go: the span queue
 /// (2048 spans) and one batch in flight are a few MiB; an unbounded buffer is far more.
 const RSS_HEADROOM: u64 = 64 * MIB;
@@ -55,7 +54,9 @@ async fn collector_down_slow_and_back_never_hurts_the_app() {
     down.assert_no_failures("collector down");
     // The last batches fail within the OTLP timeout; poll until they are counted.
     let (counted, text) = server
-        .metrics_until(Duration::from_secs(15), |t| export_failures(t, "traces") > 0.0)
+        .metrics_until(Duration::from_secs(15), |t| {
+            export_failures(t, "traces") > 0.0
+        })
         .await;
     assert!(
         counted,
@@ -79,7 +80,9 @@ async fn collector_down_slow_and_back_never_hurts_the_app() {
         traces_arrive_again(&receiver, &client, &base, "after the slow phase").await;
     let metrics_pushes = receiver.metrics_requests().len();
     assert!(
-        eventually(Duration::from_secs(10), || receiver.metrics_requests().len()
+        eventually(Duration::from_secs(10), || receiver
+            .metrics_requests()
+            .len()
             > metrics_pushes)
         .await,
         "metric pushes did not resume"
@@ -98,10 +101,14 @@ async fn collector_down_slow_and_back_never_hurts_the_app() {
     assert!(export_failures(&after, "traces") >= failures_down);
 
     println!(
-        "collector faults (gRPC): p99 healthy {} µs; down {} µs (x{:.2}); 5 s late {} µs (x{:.2})",
+        "collector faults (gRPC): p50/p99 healthy {}/{} µs; down {}/{} µs (p99 x{:.2}); \
+         5 s late {}/{} µs (p99 x{:.2})",
+        healthy.p50_us,
         healthy.p99_us,
+        down.p50_us,
         down.p99_us,
         ratio(down.p99_us, healthy.p99_us),
+        slow.p50_us,
         slow.p99_us,
         ratio(slow.p99_us, healthy.p99_us),
     );

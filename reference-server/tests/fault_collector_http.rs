@@ -40,7 +40,10 @@ async fn collector_unavailable_and_flapping_never_hurts_the_app() {
     healthy.assert_no_failures("healthy");
     traces_arrive_again(&receiver, &client, &base, "healthy").await;
     assert!(
-        eventually(Duration::from_secs(10), || !receiver.metrics_requests().is_empty()).await,
+        eventually(Duration::from_secs(10), || !receiver
+            .metrics_requests()
+            .is_empty())
+        .await,
         "no metric push while healthy"
     );
     let baseline_rss = server.rss_bytes().unwrap();
@@ -101,7 +104,11 @@ async fn collector_unavailable_and_flapping_never_hurts_the_app() {
     let back = traces_arrive_again(&receiver, &client, &base, "after flapping").await;
     let pushes = receiver.metrics_requests().len();
     assert!(
-        eventually(Duration::from_secs(10), || receiver.metrics_requests().len() > pushes).await,
+        eventually(Duration::from_secs(10), || receiver
+            .metrics_requests()
+            .len()
+            > pushes)
+        .await,
         "metric pushes did not resume"
     );
 
@@ -119,10 +126,14 @@ async fn collector_unavailable_and_flapping_never_hurts_the_app() {
     assert!(export_failures(&after, "metrics") >= export_failures(&during, "metrics"));
 
     println!(
-        "collector faults (HTTP): p99 healthy {} µs; 503 {} µs (x{:.2}); flapping {} µs (x{:.2})",
+        "collector faults (HTTP): p50/p99 healthy {}/{} µs; 503 {}/{} µs (p99 x{:.2}); \
+         flapping {}/{} µs (p99 x{:.2})",
+        healthy.p50_us,
         healthy.p99_us,
+        unavailable.p50_us,
         unavailable.p99_us,
         ratio(unavailable.p99_us, healthy.p99_us),
+        flapping.p50_us,
         flapping.p99_us,
         ratio(flapping.p99_us, healthy.p99_us),
     );

@@ -11,6 +11,7 @@ const USAGE: &str = "\
 usage: overhead [--duration SECS] [--connections N] [--runs N] [--warmup SECS]
                 [--frameworks axum,actix] [--modes bare,metrics,...] [--load auto|wrk|builtin]
                 [--workers N] [--server-core N] [--load-core N] [--no-pin] [--log-filter F]
+                [--nice N]
        overhead --scale [--quick]
        overhead --smoke
        overhead serve ARGS...   (the server; same arguments as bench-server)
@@ -22,7 +23,9 @@ latency, and each as a ratio to bare from the same run (medians over runs).
 
 --smoke   1 s per mode, one run, no warm-up, then the quick scale tables; exits non-zero
           unless every mode of every framework has a row (no timing assertions)
---scale   the scale tables only (per-record cost vs series, threads, render time, stalls)";
+--scale   the scale tables only (per-record cost vs series, threads, render time, stalls)
+--nice N  run the servers, wrk and the driver at `nice -n N` (e.g. -10 as root on a machine
+          that is busy with other work)";
 
 struct Args {
     driver: DriverOptions,
@@ -57,6 +60,7 @@ fn parse_args(raw: Vec<String>) -> Result<Option<Args>, String> {
             pin: true,
             server_program: program,
             log_filter: None,
+            nice: None,
         },
         smoke: false,
         scale: false,
@@ -119,6 +123,10 @@ fn parse_args(raw: Vec<String>) -> Result<Option<Args>, String> {
                 };
             }
             "--no-pin" => d.pin = false,
+            "--nice" => {
+                let v = value("--nice")?;
+                d.nice = Some(v.parse().map_err(|e| format!("--nice {v}: {e}"))?);
+            }
             "--log-filter" => d.log_filter = Some(value("--log-filter")?),
             "--smoke" => a.smoke = true,
             "--scale" => a.scale = true,
@@ -144,6 +152,7 @@ fn parse_args(raw: Vec<String>) -> Result<Option<Args>, String> {
     Ok(Some(a))
 }
 
+/// Cores and CPU model, read before the driver pins itself to one core.
 fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
@@ -154,7 +163,12 @@ fn machine() -> String {
                 .map(|(_, v)| v.trim().to_owned())
         })
         .unwrap_or_else(|| "unknown CPU".to_owned());
-    format!("{} cores, {cpu}", driver::cores())
+    let cores = std::fs::read_to_string("/proc/cpuinfo")
+        .map(|t| t.lines().filter(|l| l.starts_with("processor")).count())
+        .ok()
+        .filter(|n| *n > 0)
+        .unwrap_or_else(driver::cores);
+    format!("{cores} cores, {cpu}")
 }
 
 fn overhead(args: &Args) -> Result<(), String> {
@@ -200,11 +214,11 @@ fn main() -> ExitCode {
     } else {
         Effort::Full
     };
-    if !args.scale || args.smoke {
-        if let Err(e) = overhead(&args) {
-            eprintln!("overhead: {e}");
-            return ExitCode::FAILURE;
-        }
+    if (!args.scale || args.smoke)
+        && let Err(e) = overhead(&args)
+    {
+        eprintln!("overhead: {e}");
+        return ExitCode::FAILURE;
     }
     if args.scale || args.smoke {
         println!("{}", scale::all_tables(effort));

@@ -53,7 +53,13 @@ fn write_family<C: crate::registry::family::Cell>(
     out.push_str("# HELP ");
     out.push_str(name);
     out.push(' ');
-    escape_help(out, &family.def.description);
+    if family.def.description.trim().is_empty() {
+        // `promtool check metrics` lints a family without help text.
+        out.push_str(name);
+        out.push_str(" (registered without a description)");
+    } else {
+        escape_help(out, &family.def.description);
+    }
     out.push_str("\n# TYPE ");
     out.push_str(name);
     out.push(' ');

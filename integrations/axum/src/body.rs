@@ -1,6 +1,8 @@
 //! [`ResponseBody`]: ends the recording when the last frame is produced, or as cancelled when
-//! dropped before.
+//! dropped before. [`RequestBody`]: notices a request body that fails to arrive (the client
+//! went away mid-upload), so that request is recorded as cancelled too.
 
+use std::cell::Cell;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -103,5 +105,75 @@ impl<B: Body> Body for ResponseBody<B> {
         self.inner
             .as_ref()
             .map_or_else(|| SizeHint::with_exact(0), Body::size_hint)
+    }
+}
+
+thread_local! {
+    /// Set when a [`RequestBody`] yields an error while a [`ResponseFuture`] polls its handler
+    /// (extractors read the body from inside the handler's future, on this thread).
+    ///
+    /// [`ResponseFuture`]: crate::ResponseFuture
+    static REQUEST_BODY_FAILED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `poll` (a poll of the handler's future) and says whether a request body failed to
+/// arrive meanwhile. Nests: an outer poll's state is restored afterwards.
+pub(crate) fn watching_request_body<T>(poll: impl FnOnce() -> T) -> (T, bool) {
+    let outer = REQUEST_BODY_FAILED.with(|f| f.replace(false));
+    let polled = poll();
+    let failed = REQUEST_BODY_FAILED.with(|f| f.replace(outer));
+    (polled, failed)
+}
+
+pin_project! {
+    /// Request body of [`HttpMetrics`](crate::HttpMetrics): the request's own body, unchanged,
+    /// except that a transport error while reading it (the client disconnected or reset the
+    /// stream mid-upload) marks the request as cancelled: it is recorded with status `499`
+    /// and `error.type="cancelled"` whatever the handler answers (nobody receives that
+    /// answer), instead of as the handler's 400.
+    pub struct RequestBody<B> {
+        #[pin]
+        inner: B,
+    }
+}
+
+impl<B> std::fmt::Debug for RequestBody<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestBody").finish_non_exhaustive()
+    }
+}
+
+impl<B> RequestBody<B> {
+    pub(crate) fn new(inner: B) -> Self {
+        Self { inner }
+    }
+
+    /// The wrapped body.
+    pub fn into_inner(self) -> B {
+        self.inner
+    }
+}
+
+impl<B: Body> Body for RequestBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let polled = self.project().inner.poll_frame(cx);
+        if let Poll::Ready(Some(Err(_))) = &polled {
+            REQUEST_BODY_FAILED.with(|f| f.set(true));
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
     }
 }

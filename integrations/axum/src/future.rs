@@ -11,6 +11,7 @@ use pin_project_lite::pin_project;
 use unitel::http::server::{ERROR_OTHER, ERROR_PANIC, ServerRequest, response_has_body};
 
 use crate::ResponseBody;
+use crate::body::watching_request_body;
 
 pin_project! {
     /// Response future of [`HttpMetrics`](crate::HttpMetrics).
@@ -18,6 +19,8 @@ pin_project! {
         #[pin]
         inner: F,
         request: Option<ServerRequest>,
+        // The request body failed to arrive: the client went away.
+        body_failed: bool,
     }
 }
 
@@ -34,6 +37,7 @@ impl<F> ResponseFuture<F> {
         Self {
             inner,
             request: Some(request),
+            body_failed: false,
         }
     }
 
@@ -41,6 +45,7 @@ impl<F> ResponseFuture<F> {
         Self {
             inner,
             request: None,
+            body_failed: false,
         }
     }
 }
@@ -54,11 +59,12 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let polled = {
+        let (polled, body_failed) = watching_request_body(|| {
             let _entered = this.request.as_ref().map(|r| r.span().enter());
             let inner = this.inner;
             catch_unwind(AssertUnwindSafe(|| inner.poll(cx)))
-        };
+        });
+        *this.body_failed |= body_failed;
         let Some(mut request) = this.request.take() else {
             // Excluded path: pass everything through untouched, panics included.
             return match polled {
@@ -70,6 +76,11 @@ where
             Ok(Poll::Pending) => {
                 *this.request = Some(request);
                 Poll::Pending
+            }
+            Ok(Poll::Ready(Ok(response))) if *this.body_failed => {
+                // Nobody receives this answer: the request is recorded as cancelled (499).
+                drop(request);
+                Poll::Ready(Ok(response.map(|b| ResponseBody::new(b, None))))
             }
             Ok(Poll::Ready(Ok(mut response))) => {
                 let status = response.status().as_u16();

@@ -47,7 +47,7 @@ mod layer;
 mod metrics_route;
 mod service;
 
-pub use body::ResponseBody;
+pub use body::{RequestBody, ResponseBody};
 pub use future::ResponseFuture;
 pub use layer::HttpMetricsLayer;
 pub use metrics_route::{metrics_route, metrics_route_for};

@@ -7,7 +7,7 @@ use http::{Request, Response};
 use tower_service::Service;
 use unitel::http::server::{HttpServerRecorder, RequestParts};
 
-use crate::{ResponseBody, ResponseFuture};
+use crate::{RequestBody, ResponseBody, ResponseFuture};
 
 /// The service [`HttpMetricsLayer`](crate::HttpMetricsLayer) wraps each route in.
 #[derive(Clone, Debug)]
@@ -40,7 +40,7 @@ impl<S> HttpMetrics<S> {
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for HttpMetrics<S>
 where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    S: Service<Request<RequestBody<ReqBody>>, Response = Response<ResBody>>,
     ResBody: http_body::Body,
 {
     type Response = Response<ResponseBody<ResBody>>;
@@ -53,7 +53,7 @@ where
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         if self.recorder.is_excluded(req.uri().path()) {
-            return ResponseFuture::untracked(self.inner.call(req));
+            return ResponseFuture::untracked(self.inner.call(req.map(RequestBody::new)));
         }
         let request = self.recorder.start(&RequestParts {
             method: req.method().as_str(),
@@ -68,7 +68,7 @@ where
         });
         let future = {
             let _entered = request.span().enter();
-            self.inner.call(req)
+            self.inner.call(req.map(RequestBody::new))
         };
         ResponseFuture::tracked(future, request)
     }

@@ -97,7 +97,7 @@ fn the_core_recorder_allocates_nothing_for_a_known_route() {
 #[derive(Clone)]
 struct Ok200;
 
-impl Service<Request<()>> for Ok200 {
+impl<B> Service<Request<B>> for Ok200 {
     type Response = Response<Full<Bytes>>;
     type Error = Infallible;
     type Future = Ready<Result<Self::Response, Infallible>>;
@@ -106,7 +106,7 @@ impl Service<Request<()>> for Ok200 {
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, _: Request<()>) -> Self::Future {
+    fn call(&mut self, _: Request<B>) -> Self::Future {
         ready(Ok(Response::new(Full::new(Bytes::from_static(b"ok")))))
     }
 }

@@ -265,7 +265,11 @@ impl LoadSummary {
 
     /// Asserts every request got an answer that is not a server error.
     pub fn assert_no_failures(&self, phase: &str) {
-        assert!(self.total > 0, "{phase}: loadgen sent nothing\n{}", self.output);
+        assert!(
+            self.total > 0,
+            "{phase}: loadgen sent nothing\n{}",
+            self.output
+        );
         assert_eq!(
             self.server_errors(),
             0,
@@ -407,11 +411,10 @@ pub fn parse_exposition(text: &str) -> Vec<Sample> {
         let mut labels = Vec::new();
         let mut rest = rest;
         if let Some(body) = rest.strip_prefix('{') {
-            let mut chars = body.char_indices().peekable();
+            let mut chars = body.char_indices();
             let mut key = String::new();
             let mut end = body.len();
-            loop {
-                let Some((i, c)) = chars.next() else { break };
+            while let Some((i, c)) = chars.next() {
                 match c {
                     '}' => {
                         end = i + 1;
@@ -595,10 +598,7 @@ impl FakeLlm {
 }
 
 fn remember(state: &FakeLlmState, headers: &axum::http::HeaderMap, body: &str) {
-    if let Some(v) = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-    {
+    if let Some(v) = headers.get("authorization").and_then(|v| v.to_str().ok()) {
         state.authorizations.lock().unwrap().push(v.to_owned());
     }
     state.bodies.lock().unwrap().push(body.to_owned());
@@ -628,45 +628,42 @@ async fn chat(
         };
         let watch = Watch::new(&state);
         let stream_state = Arc::clone(&state);
-        let stream = futures_util::stream::unfold(
-            (0u32, Some(watch)),
-            move |(i, mut watch)| {
-                let state = Arc::clone(&stream_state);
-                let model = model.clone();
-                async move {
-                    if i > chunks {
-                        return None;
-                    }
-                    tokio::time::sleep(delay).await;
-                    let line = if i < chunks {
-                        state.chunks_sent.fetch_add(1, Ordering::SeqCst);
-                        let text = if i == 0 { COMPLETION_TEXT } else { " more" };
-                        serde_json::json!({
+        let stream = futures_util::stream::unfold((0u32, Some(watch)), move |(i, mut watch)| {
+            let state = Arc::clone(&stream_state);
+            let model = model.clone();
+            async move {
+                if i > chunks {
+                    return None;
+                }
+                tokio::time::sleep(delay).await;
+                let line = if i < chunks {
+                    state.chunks_sent.fetch_add(1, Ordering::SeqCst);
+                    let text = if i == 0 { COMPLETION_TEXT } else { " more" };
+                    serde_json::json!({
                             "id": "chatcmpl-fake", "object": "chat.completion.chunk", "model": model,
                             "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": null}],
                         })
                         .to_string()
-                    } else {
-                        state.streams_completed.fetch_add(1, Ordering::SeqCst);
-                        if let Some(w) = watch.take() {
-                            w.done();
-                        }
-                        format!(
-                            "{}\n\ndata: [DONE]",
-                            serde_json::json!({
-                                "id": "chatcmpl-fake", "object": "chat.completion.chunk",
-                                "model": model, "choices": [],
-                                "usage": {"prompt_tokens": 11, "completion_tokens": chunks},
-                            })
-                        )
-                    };
-                    Some((
-                        Ok::<_, std::convert::Infallible>(format!("data: {line}\n\n")),
-                        (i + 1, watch),
-                    ))
-                }
-            },
-        );
+                } else {
+                    state.streams_completed.fetch_add(1, Ordering::SeqCst);
+                    if let Some(w) = watch.take() {
+                        w.done();
+                    }
+                    format!(
+                        "{}\n\ndata: [DONE]",
+                        serde_json::json!({
+                            "id": "chatcmpl-fake", "object": "chat.completion.chunk",
+                            "model": model, "choices": [],
+                            "usage": {"prompt_tokens": 11, "completion_tokens": chunks},
+                        })
+                    )
+                };
+                Some((
+                    Ok::<_, std::convert::Infallible>(format!("data: {line}\n\n")),
+                    (i + 1, watch),
+                ))
+            }
+        });
         return (
             [("content-type", "text/event-stream")],
             axum::body::Body::from_stream(stream),
@@ -744,7 +741,10 @@ pub fn trace_id() -> String {
         .unwrap()
         .as_nanos() as u64;
     let n = N.fetch_add(1, Ordering::SeqCst);
-    format!("{nanos:016x}{:016x}", n ^ 0x5EED_0000_0000_0000 ^ u64::from(std::process::id()))
+    format!(
+        "{nanos:016x}{:016x}",
+        n ^ 0x5EED_0000_0000_0000 ^ u64::from(std::process::id())
+    )
 }
 
 /// A `traceparent` header value with `trace_id` as its trace and a sampled flag.
@@ -778,11 +778,7 @@ pub fn export_failures(text: &str, signal: &str) -> f64 {
 
 /// `a / b` as a printable ratio (0 when `b` is 0).
 pub fn ratio(a: u64, b: u64) -> f64 {
-    if b == 0 {
-        0.0
-    } else {
-        a as f64 / b as f64
-    }
+    if b == 0 { 0.0 } else { a as f64 / b as f64 }
 }
 
 impl Process {
@@ -835,4 +831,3 @@ pub async fn traces_arrive_again(
         sent.len()
     );
 }
-

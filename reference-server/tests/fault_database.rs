@@ -1,0 +1,227 @@
+//! PostgreSQL is stopped (a "fast" shutdown that terminates every session) and started again
+//! while the reference server is under load. The queries that fail are recorded with
+//! `db_queries_total{status="error"}` and their spans carry `error.type` (the SQLSTATE, such
+//! as `57P01`, or a fixed name such as `io_error`); the pool gauges stay consistent throughout
+//! (never negative, never more connections than the maximum) and drain to zero active
+//! connections afterwards; and the server recovers on its own, without a restart.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod fault_support;
+
+use std::collections::BTreeMap;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fault_support::{Loadgen, Process, parse_exposition, sum};
+use serde_json::json;
+use unitel_testkit::otlp::SpanKind;
+use unitel_testkit::{Backend, OtlpReceiver};
+
+/// `(active, idle, max)` of the `main` pool.
+fn pool_gauges(text: &str) -> (f64, f64, f64) {
+    let s = parse_exposition(text);
+    let g = |name| sum(&s, name, &[("pool", "main"), ("db_system", "postgresql")]);
+    (
+        g("db_connections_active"),
+        g("db_connections_idle"),
+        g("db_connections_max"),
+    )
+}
+
+fn assert_consistent(text: &str, when: &str) {
+    let (active, idle, max) = pool_gauges(text);
+    assert_eq!(max, 10.0, "{when}: db_connections_max");
+    assert!(
+        active >= 0.0 && idle >= 0.0 && active + idle <= max,
+        "{when}: inconsistent pool gauges active={active} idle={idle} max={max}"
+    );
+}
+
+/// Whether a document can be stored and found again.
+async fn serves(client: &reqwest::Client, base: &str) -> bool {
+    let stored = client
+        .post(format!("{base}/v1/documents"))
+        .timeout(Duration::from_secs(5))
+        .json(&json!({"text": "The database is back. Recovery needs no restart."}))
+        .send()
+        .await
+        .is_ok_and(|r| r.status() == 201);
+    let found = client
+        .post(format!("{base}/v1/rag/query"))
+        .timeout(Duration::from_secs(5))
+        .json(&json!({"query": "Is the database back?"}))
+        .send()
+        .await
+        .is_ok_and(|r| r.status() == 200);
+    stored && found
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_stopped_and_restarted_under_load() {
+    let Some(pg) = unitel_testkit::postgres().await else {
+        return;
+    };
+    if pg.backend() != Backend::Local {
+        eprintln!(
+            "SKIPPING: stopping the database needs the locally started PostgreSQL, not {:?}",
+            pg.backend()
+        );
+        return;
+    }
+    let receiver = OtlpReceiver::start().await.unwrap();
+    let mut server = Process::start(&[
+        ("DATABASE_URL", pg.url().to_owned()),
+        ("DATABASE_ACQUIRE_TIMEOUT_MS", "1000".to_owned()),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint()),
+    ])
+    .await;
+    let base = server.base.clone();
+    let client = reqwest::Client::new();
+
+    let healthy = Loadgen::run(&base, 3.0, 4).await;
+    healthy.assert_no_failures("healthy");
+    let text = server.metrics().await;
+    assert_consistent(&text, "healthy");
+    let samples = parse_exposition(&text);
+    assert_eq!(
+        sum(&samples, "db_queries_total", &[("status", "error")]),
+        0.0
+    );
+    let ok_before = sum(&samples, "db_queries_total", &[("status", "ok")]);
+    assert!(ok_before > 0.0);
+
+    // Under load: another session locks the chunks table, so queries pile up in flight; then
+    // PostgreSQL stops (terminating them) for 3 s, and starts again.
+    let queries = |t: &str| {
+        sum(
+            &parse_exposition(t),
+            "http_requests_total",
+            &[("route", "/v1/rag/query")],
+        )
+    };
+    let queries_before = queries(&server.metrics().await);
+    let load = Loadgen::start(&base, 9.0, 4);
+    // Past loadgen's seeding (one document at a time), into its concurrent mix.
+    let (mixing, _) = server
+        .metrics_until(Duration::from_secs(15), |t| {
+            queries(t) >= queries_before + 20.0
+        })
+        .await;
+    assert!(mixing, "loadgen did not get going");
+    let locker = {
+        let url = pg.url().to_owned();
+        std::thread::spawn(move || {
+            Command::new("psql")
+                .args([&url, "-X", "-q", "-c"])
+                .arg("BEGIN; LOCK TABLE chunks IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(60);")
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+        })
+    };
+    let (blocked, text) = server
+        .metrics_until(Duration::from_secs(15), |t| pool_gauges(t).0 >= 3.0)
+        .await;
+    assert!(
+        blocked,
+        "queries did not queue up behind the lock: {:?}",
+        pool_gauges(&text)
+    );
+    assert_consistent(&text, "queries blocked");
+    pg.stop_server().await.unwrap();
+    let _ = locker.join();
+    let outage = Instant::now();
+    let mut samples_taken = 0;
+    while outage.elapsed() < Duration::from_secs(3) {
+        assert_consistent(&server.metrics().await, "PostgreSQL down");
+        samples_taken += 1;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    pg.start_server().await.unwrap();
+    let restarted = Instant::now();
+    let recovered = loop {
+        if serves(&client, &base).await {
+            break restarted.elapsed();
+        }
+        assert!(
+            restarted.elapsed() < Duration::from_secs(30),
+            "the server did not recover within 30 s of PostgreSQL's restart"
+        );
+        assert_consistent(&server.metrics().await, "recovering");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let during = load.finish().await;
+    assert_eq!(during.transport_errors, 0, "{}", during.output);
+
+    // After: a clean run, and the pool drains.
+    let after = Loadgen::run(&base, 3.0, 4).await;
+    after.assert_no_failures("after PostgreSQL's restart");
+    let (drained, text) = server
+        .metrics_until(Duration::from_secs(10), |t| pool_gauges(t).0 == 0.0)
+        .await;
+    assert!(
+        drained,
+        "connections stay active after the load: {:?}",
+        pool_gauges(&text)
+    );
+    assert_consistent(&text, "after");
+    assert!(server.is_running());
+
+    let samples = parse_exposition(&text);
+    let errors = sum(&samples, "db_queries_total", &[("status", "error")]);
+    assert!(
+        errors > 0.0,
+        "no query was recorded as failed while PostgreSQL was down"
+    );
+    assert!(sum(&samples, "db_queries_total", &[("status", "ok")]) > ok_before);
+
+    // The failed queries' spans say why.
+    let spans = receiver
+        .wait_for_spans(
+            |spans| {
+                spans.iter().any(|s| {
+                    s.kind == SpanKind::Client
+                        && s.attr("db.system.name").is_some()
+                        && s.attr("error.type").is_some()
+                })
+            },
+            Duration::from_secs(20),
+        )
+        .await;
+    let mut error_types = BTreeMap::<String, usize>::new();
+    for s in spans
+        .iter()
+        .filter(|s| s.attr("db.system.name").as_deref() == Some("postgresql"))
+    {
+        if let Some(error_type) = s.attr("error.type") {
+            assert_eq!(
+                s.status_code,
+                unitel_testkit::otlp::StatusCode::Error,
+                "{s:#?}"
+            );
+            if let Some(code) = s.attr("db.response.status_code") {
+                assert_eq!(code.len(), 5, "not an SQLSTATE: {code}");
+                assert_eq!(code, error_type);
+            }
+            *error_types.entry(error_type).or_default() += 1;
+        }
+    }
+    assert!(
+        error_types
+            .keys()
+            .any(|t| t.len() == 5 && t.starts_with("57")),
+        "no query terminated by the shutdown carries its SQLSTATE (57xxx) as error.type: \
+         {error_types:?}"
+    );
+    assert!(
+        error_types.contains_key("pool_timed_out"),
+        "no query that found no connection carries error.type=pool_timed_out: {error_types:?}"
+    );
+    println!(
+        "database fault: {errors} failed queries recorded, error types on spans {error_types:?}; \
+         loadgen during the outage {:?}; recovered {recovered:.1?} after the restart; \
+         {samples_taken} gauge samples consistent",
+        during.by_status
+    );
+}
