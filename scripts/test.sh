@@ -16,3 +16,6 @@ cargo test --workspace --no-fail-fast
 
 echo "== unitel without OpenTelemetry (--no-default-features)"
 cargo test -p unitel --no-default-features --no-fail-fast
+
+echo "== benchmarks build, overhead driver smoke (1 s per mode, no timing asserted)"
+bash bench/ci-smoke.sh

@@ -254,8 +254,4 @@ fn main() {
     sdk_reference(&mut c, &receiver.endpoint());
     c.final_summary();
     guard.force_flush();
-    eprintln!(
-        "spans: receiver got {} export requests",
-        receiver.request_count()
-    );
 }

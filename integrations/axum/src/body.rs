@@ -131,6 +131,16 @@ pin_project! {
     /// stream mid-upload) marks the request as cancelled: it is recorded with status `499`
     /// and `error.type="cancelled"` whatever the handler answers (nobody receives that
     /// answer), instead of as the handler's 400.
+    ///
+    /// Handlers and extractors read it as any body; the layer puts it in place:
+    ///
+    /// ```
+    /// use axum::{Router, routing::post};
+    ///
+    /// let app: Router = Router::new()
+    ///     .route("/upload", post(|body: String| async move { body.len().to_string() }))
+    ///     .layer(unitel_axum::HttpMetricsLayer::new());
+    /// ```
     pub struct RequestBody<B> {
         #[pin]
         inner: B,

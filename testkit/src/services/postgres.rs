@@ -81,6 +81,15 @@ impl PostgresService {
     /// Only for the locally started server ([`Backend::Local`]); it is shared by every
     /// `PostgresService` of the process, so they all lose their database meanwhile. Errors for
     /// Docker and external servers.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), unitel_testkit::Error> {
+    /// let Some(pg) = unitel_testkit::postgres().await else { return Ok(()) };
+    /// pg.stop_server().await?;
+    /// // ... the application under test loses its database ...
+    /// pg.start_server().await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn stop_server(&self) -> Result<(), Error> {
         let server = self.local_server()?;
         blocking(move || {

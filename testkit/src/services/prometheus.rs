@@ -468,6 +468,22 @@ impl PrometheusService {
     ///
     /// Only for a locally started server ([`Backend::Local`]); errors for Docker and external
     /// servers.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), unitel_testkit::Error> {
+    /// use unitel_testkit::{PrometheusBuilder, ScrapeTarget};
+    /// let Some(mut prom) = PrometheusBuilder::new()
+    ///     .scrape(ScrapeTarget::new("127.0.0.1:9100"))
+    ///     .start()
+    ///     .await
+    /// else {
+    ///     return Ok(());
+    /// };
+    /// prom.restart().await?;
+    /// let resets = prom.query_value("max(resets(http_requests_total[5m]))").await?;
+    /// # let _ = resets;
+    /// # Ok(()) }
+    /// ```
     pub async fn restart(&mut self) -> Result<(), Error> {
         let Handle::Local {
             child,
