@@ -563,9 +563,14 @@ fn sites_sharing_a_name_share_a_family_and_conflicts_are_counted() {
     assert!(!unitel::prometheus::render().contains("other_key"));
 }
 
+// Its own function: `add`'s counts are asserted exactly by a test that may run concurrently.
+#[track_metrics(name = "m_promtool")]
+fn touch_for_promtool(a: u32) -> u32 {
+    a
+}
+
 #[test]
 fn the_exposition_passes_promtool() {
-    add(1, 1);
-    let _ = fetch(1);
+    touch_for_promtool(1);
     promtool_clean();
 }
