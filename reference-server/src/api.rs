@@ -58,6 +58,9 @@ pub(crate) struct ApiError {
     field: Option<&'static str>,
 }
 
+/// Seconds a client is asked to wait (`Retry-After`) before retrying a 503.
+const RETRY_AFTER_SECS: &str = "1";
+
 impl ApiError {
     fn invalid(field: &'static str, message: impl Into<String>) -> Self {
         unitel::record_error("api", "validation");
@@ -81,8 +84,8 @@ impl ApiError {
         }
     }
 
-    fn unavailable(message: impl Into<String>) -> Self {
-        unitel::record_error("provider", "unavailable");
+    fn unavailable(component: &'static str, message: impl Into<String>) -> Self {
+        unitel::record_error(component, "unavailable");
         Self {
             status: StatusCode::SERVICE_UNAVAILABLE,
             message: message.into(),
@@ -94,6 +97,10 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = json!({"error": {"message": self.message, "field": self.field}});
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            let retry = [(axum::http::header::RETRY_AFTER, RETRY_AFTER_SECS)];
+            return (self.status, retry, axum::Json(body)).into_response();
+        }
         (self.status, axum::Json(body)).into_response()
     }
 }
@@ -101,7 +108,9 @@ impl IntoResponse for ApiError {
 impl From<crate::providers::ProviderError> for ApiError {
     fn from(e: crate::providers::ProviderError) -> Self {
         match e {
-            crate::providers::ProviderError::CircuitOpen => Self::unavailable(e.to_string()),
+            crate::providers::ProviderError::CircuitOpen => {
+                Self::unavailable("provider", e.to_string())
+            }
             crate::providers::ProviderError::Failed { .. } => Self {
                 status: StatusCode::BAD_GATEWAY,
                 message: e.to_string(),
@@ -114,7 +123,26 @@ impl From<crate::providers::ProviderError> for ApiError {
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
         tracing::warn!(error = %e, "database error");
-        Self::internal("database", "query_failed", "database error")
+        if database_unreachable(&e) {
+            Self::unavailable("database", "database unavailable, retry later")
+        } else {
+            Self::internal("database", "query_failed", "database error")
+        }
+    }
+}
+
+/// Whether `e` says the database cannot be reached right now (a 503 the client may retry),
+/// rather than that this request's query failed (a 500).
+fn database_unreachable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
+        sqlx::Error::Tls(_) | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            // Class 08: connection exception; 57P01-57P03: admin/crash shutdown, cannot
+            // connect now; 53300: too many connections.
+            code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03" | "53300")
+        }),
+        _ => false,
     }
 }
 
@@ -140,7 +168,9 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for ApiJson<
                     }
                     other => other.body_text(),
                 };
-                unitel::record_error("api", "invalid_body");
+                if !body_cut_short(&rejection) {
+                    unitel::record_error("api", "invalid_body");
+                }
                 Err(ApiError {
                     status,
                     message,
@@ -149,6 +179,18 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for ApiJson<
             }
         }
     }
+}
+
+/// Whether the body failed to arrive (the client went away mid-upload): not an invalid body,
+/// and already recorded by the HTTP layer as a cancelled request.
+fn body_cut_short(rejection: &JsonRejection) -> bool {
+    use axum::extract::rejection::{BytesRejection, FailedToBufferBody};
+    matches!(
+        rejection,
+        JsonRejection::BytesRejection(BytesRejection::FailedToBufferBody(
+            FailedToBufferBody::UnknownBodyError(_)
+        ))
+    )
 }
 
 fn require_text(field: &'static str, value: &str, max: usize) -> Result<(), ApiError> {

@@ -36,6 +36,8 @@ struct Counts {
     cancelled: f64,
     in_flight: f64,
     llm_cancelled: f64,
+    /// `errors_total` of every component and type: a client leaving is not an error.
+    errors: f64,
 }
 
 async fn counts(server: &Process) -> Counts {
@@ -49,6 +51,7 @@ async fn counts(server: &Process) -> Counts {
         ),
         in_flight: sum(&samples, "http_requests_in_flight", &[("route", ROUTE)]),
         llm_cancelled: sum(&samples, "llm_requests_total", &[("status", "cancelled")]),
+        errors: sum(&samples, "errors_total", &[]),
     }
 }
 
@@ -152,6 +155,10 @@ async fn aborted_requests_are_counted_once_as_cancelled_and_stop_the_generation(
     assert_eq!(
         after_upload.cancelled, 2.0,
         "a cut upload was not counted as cancelled"
+    );
+    assert_eq!(
+        after_upload.errors, after_wait.errors,
+        "a cut upload was counted in errors_total (as an invalid body?)"
     );
 
     // 3. Mid-stream: the client reads the first event of a 40-chunk stream and leaves.

@@ -153,6 +153,18 @@ async fn postgres_stopped_and_restarted_under_load() {
     };
     let during = load.finish().await;
     assert_eq!(during.transport_errors, 0, "{}", during.output);
+    // An unreachable database is the server's 503 (retry later), not a 500.
+    assert_eq!(
+        during.by_status.get(&500),
+        None,
+        "requests answered 500 while PostgreSQL was down\n{}",
+        during.output
+    );
+    assert!(
+        during.by_status.get(&503).is_some_and(|n| *n > 0),
+        "no request was answered 503 while PostgreSQL was down\n{}",
+        during.output
+    );
 
     // After: a clean run, and the pool drains.
     let after = Loadgen::run(&base, 3.0, 4).await;
