@@ -237,9 +237,6 @@ impl http_body::Body for PassThroughBody {
 }
 
 #[test]
-#[ignore = "unitel-axum wraps the request body (RequestBody) and axum's inner Route re-boxes any \
-            request body that is not axum::body::Body: 1 allocation (16 B) per request more than \
-            a pass-through layer of the same shape; see BENCHMARKS.md. Un-ignore once fixed."]
 fn the_axum_layer_adds_no_allocation_per_request() {
     let registry = Registry::new();
     // axum's `Router::layer` costs allocations per request for any layer that wraps the

@@ -728,6 +728,42 @@ impl Drop for ServerRequest {
     }
 }
 
+thread_local! {
+    /// Set by [`request_body_failed`] while [`watch_request_body`] runs on this thread.
+    static REQUEST_BODY_FAILED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `poll` (one poll of a handler's future) and says whether the request body failed to
+/// arrive meanwhile: the integration's request-body wrapper calls [`request_body_failed`] when
+/// the transport yields an error (the client disconnected or reset the stream mid-upload).
+/// Extractors read the body from inside the handler's future, on the polling thread, so a
+/// thread-local flag carries the news without an allocation per request. Nests: an outer
+/// watch's state is restored afterwards.
+///
+/// A request whose body failed is recorded as cancelled (dropping its [`ServerRequest`]),
+/// whatever the handler answers: nobody receives that answer.
+///
+/// ```
+/// use unitel::http::server::{request_body_failed, watch_request_body};
+///
+/// let ((), failed) = watch_request_body(|| request_body_failed());
+/// assert!(failed);
+/// let (answer, failed) = watch_request_body(|| 42);
+/// assert_eq!((answer, failed), (42, false));
+/// ```
+pub fn watch_request_body<T>(poll: impl FnOnce() -> T) -> (T, bool) {
+    let outer = REQUEST_BODY_FAILED.with(|f| f.replace(false));
+    let polled = poll();
+    let failed = REQUEST_BODY_FAILED.with(|f| f.replace(outer));
+    (polled, failed)
+}
+
+/// Notes, for the enclosing [`watch_request_body`], that the request body failed to arrive.
+/// Outside a watch it has no effect.
+pub fn request_body_failed() {
+    REQUEST_BODY_FAILED.with(|f| f.set(true));
+}
+
 /// Whether a response to `method` with `status` carries a body on the wire. When it does not
 /// (HEAD, 1xx, 204, 304) servers never poll the body, so the request is complete with the
 /// headers.

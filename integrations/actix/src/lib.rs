@@ -52,7 +52,7 @@ mod body;
 mod metrics_scope;
 mod middleware;
 
-pub use body::ResponseBody;
+pub use body::{RequestPayload, ResponseBody};
 pub use metrics_scope::{metrics_scope, metrics_scope_for};
 pub use middleware::{HandlerPanicked, HttpMetrics, HttpMetricsMiddleware, MiddlewareFuture};
 pub use unitel::http::server::{HttpServerConfig, HttpServerConfigError};

@@ -5,17 +5,18 @@ use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use actix_web::HttpMessage as _;
 use actix_web::body::{BodySize, MessageBody};
-use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
+use actix_web::dev::{Payload, Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::http::{StatusCode, Version};
 use actix_web::{HttpResponse, ResponseError};
 use pin_project_lite::pin_project;
 use unitel::http::server::{
     ERROR_PANIC, HttpServerConfig, HttpServerRecorder, RequestHeaders, RequestParts, ServerRequest,
-    response_has_body,
+    response_has_body, watch_request_body,
 };
 
-use crate::ResponseBody;
+use crate::{RequestPayload, ResponseBody};
 
 /// Middleware recording HTTP server metrics and spans for every request; wrap the `App` with it.
 ///
@@ -102,6 +103,26 @@ impl RequestHeaders for ActixHeaders<'_> {
     }
 }
 
+/// Whether the request comes with a body to read: a payload, and (on HTTP/1.x) a non-zero
+/// `Content-Length` or a `Transfer-Encoding`.
+fn declares_body(req: &ServiceRequest) -> bool {
+    use actix_web::http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
+    if matches!(req.parts().1, Payload::None) {
+        return false;
+    }
+    if req.version() >= Version::HTTP_2 {
+        return req
+            .headers()
+            .get(CONTENT_LENGTH)
+            .is_none_or(|len| len.as_bytes() != b"0");
+    }
+    req.headers().contains_key(TRANSFER_ENCODING)
+        || req
+            .headers()
+            .get(CONTENT_LENGTH)
+            .is_some_and(|len| len.as_bytes() != b"0")
+}
+
 fn http_version(version: Version) -> http::Version {
     match version {
         Version::HTTP_09 => http::Version::HTTP_09,
@@ -123,12 +144,20 @@ where
 
     forward_ready!(service);
 
-    fn call(&self, req: ServiceRequest) -> Self::Future {
+    fn call(&self, mut req: ServiceRequest) -> Self::Future {
         if self.recorder.is_excluded(req.path()) {
             return MiddlewareFuture {
                 inner: self.service.call(req),
                 request: None,
+                body_failed: false,
             };
+        }
+        // Only a request with a body pays for watching it (one boxed stream).
+        if declares_body(&req) {
+            let payload = req.take_payload();
+            req.set_payload(Payload::Stream {
+                payload: Box::pin(RequestPayload::new(payload)),
+            });
         }
         // Before routing, the pattern comes from the resource map (it allocates a String).
         let route = req.match_pattern();
@@ -147,6 +176,7 @@ where
         MiddlewareFuture {
             inner,
             request: Some(request),
+            body_failed: false,
         }
     }
 }
@@ -179,6 +209,8 @@ pin_project! {
         #[pin]
         inner: F,
         request: Option<ServerRequest>,
+        // The request body failed to arrive: the client went away.
+        body_failed: bool,
     }
 }
 
@@ -199,11 +231,12 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let polled = {
+        let (polled, body_failed) = watch_request_body(|| {
             let _entered = this.request.as_ref().map(|r| r.span().enter());
             let inner = this.inner;
             catch_unwind(AssertUnwindSafe(|| inner.poll(cx)))
-        };
+        });
+        *this.body_failed |= body_failed;
         let Some(mut request) = this.request.take() else {
             // Excluded path: pass everything through untouched, panics included.
             return match polled {
@@ -215,6 +248,11 @@ where
             Ok(Poll::Pending) => {
                 *this.request = Some(request);
                 Poll::Pending
+            }
+            Ok(Poll::Ready(result)) if *this.body_failed => {
+                // Nobody receives this answer: the request is recorded as cancelled (499).
+                drop(request);
+                Poll::Ready(result.map(|res| res.map_body(|_, b| ResponseBody::new(b, None))))
             }
             Ok(Poll::Ready(Ok(mut response))) => {
                 let status = response.status().as_u16();

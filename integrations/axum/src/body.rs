@@ -2,14 +2,13 @@
 //! dropped before. [`RequestBody`]: notices a request body that fails to arrive (the client
 //! went away mid-upload), so that request is recorded as cancelled too.
 
-use std::cell::Cell;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
-use unitel::http::server::{ERROR_OTHER, ERROR_PANIC, ServerRequest};
+use unitel::http::server::{ERROR_OTHER, ERROR_PANIC, ServerRequest, request_body_failed};
 
 pin_project! {
     /// Response body of [`HttpMetrics`](crate::HttpMetrics): the handler's body, or an empty
@@ -108,23 +107,6 @@ impl<B: Body> Body for ResponseBody<B> {
     }
 }
 
-thread_local! {
-    /// Set when a [`RequestBody`] yields an error while a [`ResponseFuture`] polls its handler
-    /// (extractors read the body from inside the handler's future, on this thread).
-    ///
-    /// [`ResponseFuture`]: crate::ResponseFuture
-    static REQUEST_BODY_FAILED: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Runs `poll` (a poll of the handler's future) and says whether a request body failed to
-/// arrive meanwhile. Nests: an outer poll's state is restored afterwards.
-pub(crate) fn watching_request_body<T>(poll: impl FnOnce() -> T) -> (T, bool) {
-    let outer = REQUEST_BODY_FAILED.with(|f| f.replace(false));
-    let polled = poll();
-    let failed = REQUEST_BODY_FAILED.with(|f| f.replace(outer));
-    (polled, failed)
-}
-
 pin_project! {
     /// Request body of [`HttpMetrics`](crate::HttpMetrics): the request's own body, unchanged,
     /// except that a transport error while reading it (the client disconnected or reset the
@@ -174,7 +156,7 @@ impl<B: Body> Body for RequestBody<B> {
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let polled = self.project().inner.poll_frame(cx);
         if let Poll::Ready(Some(Err(_))) = &polled {
-            REQUEST_BODY_FAILED.with(|f| f.set(true));
+            request_body_failed();
         }
         polled
     }

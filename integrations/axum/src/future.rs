@@ -8,10 +8,11 @@ use std::task::{Context, Poll};
 
 use http::Response;
 use pin_project_lite::pin_project;
-use unitel::http::server::{ERROR_OTHER, ERROR_PANIC, ServerRequest, response_has_body};
+use unitel::http::server::{
+    ERROR_OTHER, ERROR_PANIC, ServerRequest, response_has_body, watch_request_body,
+};
 
 use crate::ResponseBody;
-use crate::body::watching_request_body;
 
 pin_project! {
     /// Response future of [`HttpMetrics`](crate::HttpMetrics).
@@ -59,7 +60,7 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let (polled, body_failed) = watching_request_body(|| {
+        let (polled, body_failed) = watch_request_body(|| {
             let _entered = this.request.as_ref().map(|r| r.span().enter());
             let inner = this.inner;
             catch_unwind(AssertUnwindSafe(|| inner.poll(cx)))

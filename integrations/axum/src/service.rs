@@ -2,6 +2,8 @@
 
 use std::task::{Context, Poll};
 
+use axum::BoxError;
+use axum::body::{Body, Bytes};
 use axum::extract::MatchedPath;
 use http::{Request, Response};
 use tower_service::Service;
@@ -38,9 +40,26 @@ impl<S> HttpMetrics<S> {
     }
 }
 
+/// The request body the inner service gets: the body itself when it is empty (no allocation;
+/// `Body::new` of a `Body` does not box again), else wrapped in a [`RequestBody`] so a body
+/// that fails to arrive marks the request as cancelled.
+fn watched_body<B>(body: B) -> Body
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    if body.is_end_stream() {
+        Body::new(body)
+    } else {
+        Body::new(RequestBody::new(body))
+    }
+}
+
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for HttpMetrics<S>
 where
-    S: Service<Request<RequestBody<ReqBody>>, Response = Response<ResBody>>,
+    S: Service<Request<Body>, Response = Response<ResBody>>,
+    ReqBody: http_body::Body<Data = Bytes> + Send + 'static,
+    ReqBody::Error: Into<BoxError>,
     ResBody: http_body::Body,
 {
     type Response = Response<ResponseBody<ResBody>>;
@@ -53,7 +72,7 @@ where
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         if self.recorder.is_excluded(req.uri().path()) {
-            return ResponseFuture::untracked(self.inner.call(req.map(RequestBody::new)));
+            return ResponseFuture::untracked(self.inner.call(req.map(watched_body)));
         }
         let request = self.recorder.start(&RequestParts {
             method: req.method().as_str(),
@@ -68,7 +87,7 @@ where
         });
         let future = {
             let _entered = request.span().enter();
-            self.inner.call(req.map(RequestBody::new))
+            self.inner.call(req.map(watched_body))
         };
         ResponseFuture::tracked(future, request)
     }

@@ -118,7 +118,7 @@ fn the_axum_layer_allocates_nothing_per_request() {
         HttpMetricsLayer::with_config(HttpServerConfig::new().with_registry(registry.clone()));
     let mut service = layer.layer(Ok200);
     let mut cx = Context::from_waker(Waker::noop());
-    let mut serve = |request: Request<()>| {
+    let mut serve = |request: Request<axum::body::Body>| {
         let future = pin!(service.call(request));
         let Poll::Ready(Ok(response)) = future.poll(&mut cx) else {
             panic!("the inner service is ready at once")
@@ -128,8 +128,12 @@ fn the_axum_layer_allocates_nothing_per_request() {
             frame.unwrap();
         }
     };
-    let requests: Vec<Request<()>> = (0..1001)
-        .map(|i| Request::get(format!("/nowhere/{i}")).body(()).unwrap())
+    let requests: Vec<Request<axum::body::Body>> = (0..1001)
+        .map(|i| {
+            Request::get(format!("/nowhere/{i}"))
+                .body(axum::body::Body::empty())
+                .unwrap()
+        })
         .collect();
     let mut requests = requests.into_iter();
     serve(requests.next().unwrap());

@@ -23,6 +23,10 @@ async fn create_item() -> HttpResponse {
     HttpResponse::Created().json(serde_json::json!({ "id": "new" }))
 }
 
+async fn upload(body: Bytes) -> HttpResponse {
+    HttpResponse::Ok().body(body.len().to_string())
+}
+
 async fn fail() -> HttpResponse {
     HttpResponse::InternalServerError().body("failed")
 }
@@ -66,6 +70,7 @@ pub(crate) async fn start_server(options: ServerOptions) -> TestServer {
                             .route(web::delete().to(delete_item)),
                     )
                     .route("/api/items", web::post().to(create_item))
+                    .route("/api/upload", web::post().to(upload))
                     .route("/api/fail", web::get().to(fail))
                     .route("/api/panic", web::get().to(panics))
                     .route("/api/slow", web::get().to(slow))

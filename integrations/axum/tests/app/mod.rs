@@ -28,6 +28,10 @@ async fn create_item() -> impl IntoResponse {
     )
 }
 
+async fn upload(body: Bytes) -> String {
+    body.len().to_string()
+}
+
 async fn fail() -> impl IntoResponse {
     (StatusCode::INTERNAL_SERVER_ERROR, "failed")
 }
@@ -56,6 +60,7 @@ fn app(options: ServerOptions) -> Router {
     Router::new()
         .route("/api/items/{id}", get(get_item).delete(delete_item))
         .route("/api/items", post(create_item))
+        .route("/api/upload", post(upload))
         .route("/api/fail", get(fail))
         .route("/api/panic", get(panics))
         .route("/api/slow", get(slow))

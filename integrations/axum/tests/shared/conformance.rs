@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use tokio::io::AsyncWriteExt as _;
 use unitel::http::server::HttpServerConfig;
 use unitel::{Registry, TelemetryConfig, TelemetryGuard, TracesExporter};
 use unitel_testkit::otlp::{SpanKind, StatusCode};
@@ -400,16 +401,49 @@ async fn client_disconnects_are_recorded_once_as_cancelled() {
     .await;
     assert_eq!(in_flight_total(&registry), 0.0);
 
+    // Mid-upload: the handler is reading the body when the client goes away. Whatever the
+    // handler answers (its body extractor fails), nobody receives it: 499, not 400.
+    let mut socket = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    socket
+        .write_all(
+            b"POST /api/upload HTTP/1.1\r\nHost: x\r\nUser-Agent: conformance/cancel/upload\r\n\
+              Content-Length: 10000\r\n\r\n0123456789",
+        )
+        .await
+        .unwrap();
+    wait_until(
+        "the upload to be in flight",
+        Duration::from_secs(10),
+        || in_flight_total(&registry) == 1.0,
+    )
+    .await;
+    drop(socket);
+    let cancelled_upload = labels("POST", "/api/upload", "499");
+    wait_until(
+        "the cut upload to be recorded",
+        Duration::from_secs(10),
+        || {
+            let text = registry.render();
+            series(&text, "http_requests_total").len() >= 3 && in_flight_total(&registry) == 0.0
+        },
+    )
+    .await;
+
     // Each recorded once, under 499 only.
     let text = registry.render();
     assert_eq!(
         series(&text, "http_requests_total"),
-        BTreeMap::from([(cancelled, 1.0), (cancelled_body, 1.0)])
+        BTreeMap::from([
+            (cancelled, 1.0),
+            (cancelled_body, 1.0),
+            (cancelled_upload, 1.0)
+        ])
     );
 
     let spans = spans_by_agent(&[
         "conformance/cancel/request".to_owned(),
         "conformance/cancel/body".to_owned(),
+        "conformance/cancel/upload".to_owned(),
     ])
     .await;
     let request = &spans["conformance/cancel/request"];
@@ -423,6 +457,10 @@ async fn client_disconnects_are_recorded_once_as_cancelled() {
         Some("200")
     );
     assert_eq!(body.status_code, StatusCode::Error);
+    let upload = &spans["conformance/cancel/upload"];
+    assert_eq!(upload.attr("error.type").as_deref(), Some("cancelled"));
+    assert_eq!(upload.attr("http.response.status_code"), None);
+    assert_eq!(upload.status_code, StatusCode::Error);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -22,6 +22,7 @@ use unitel::prometheus::MetricsAuth;
 /// | `GET`, `HEAD /api/items/{id}` | 200, `{"id": id, "name": "item {id}"}` |
 /// | `DELETE /api/items/{id}` | 204 |
 /// | `POST /api/items` | 201, `{"id": "new"}` |
+/// | `POST /api/upload` | 200, the body's length (the handler reads the whole body first) |
 /// | `GET /api/fail` | 500 |
 /// | `GET /api/panic` | the handler panics |
 /// | `GET /api/slow` | 200 after 30 s |
