@@ -106,6 +106,9 @@ fn counter_lookup(c: &mut Criterion) {
     let registry = Registry::new();
     let family = registry.counter(&HTTP_REQUESTS_TOTAL);
     family.with_labels(&VALUES).inc();
+    g.bench_function("unitel inc_with", |b| {
+        b.iter(|| family.inc_with(black_box(&VALUES)));
+    });
     g.bench_function("unitel with_labels", |b| {
         b.iter(|| family.with_labels(black_box(&VALUES)).inc());
     });
@@ -151,6 +154,9 @@ fn histogram_lookup(c: &mut Criterion) {
     let registry = Registry::new();
     let family = registry.histogram(&HTTP_REQUEST_DURATION_SECONDS);
     family.with_labels(&VALUES).observe(VALUE);
+    g.bench_function("unitel observe_with", |b| {
+        b.iter(|| family.observe_with(black_box(&VALUES), black_box(VALUE)));
+    });
     g.bench_function("unitel with_labels", |b| {
         b.iter(|| {
             family

@@ -143,6 +143,9 @@ fn label_lookups_of_existing_series_do_not_allocate() {
             histograms.with_labels(&LABELS).observe(0.1);
             histograms.with_label_pairs(&PAIRS).observe(0.2);
             gauges.with_labels(&["llm"]).set(1.0);
+            counters.inc_with(&LABELS);
+            histograms.observe_with(&LABELS, 0.3);
+            gauges.set_with(&["llm"], 1.0);
         }
     });
     assert_eq!(
@@ -151,7 +154,7 @@ fn label_lookups_of_existing_series_do_not_allocate() {
     );
     assert_eq!(
         counters.with_labels(&LABELS).value(),
-        1.0 + 2.0 * RECORDS as f64
+        1.0 + 3.0 * RECORDS as f64
     );
 }
 

@@ -879,6 +879,9 @@ impl DbClientMetrics {
 
     /// Counts one query and records its duration.
     pub fn record_query(&self, operation: DbOperation, status: QueryStatus, elapsed: Duration) {
+        if !crate::init::metrics_enabled() {
+            return;
+        }
         let h = self.handles(operation);
         match status {
             QueryStatus::Ok => h.ok.inc(),

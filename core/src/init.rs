@@ -10,6 +10,17 @@ use crate::export::prometheus::MetricsAuth;
 use crate::runtime::ExportRuntime;
 
 static INITIALIZED: AtomicBool = AtomicBool::new(false);
+/// `ENABLE_METRICS=false` at `init`: the integrations' recorders record no metrics.
+static METRICS_DISABLED: AtomicBool = AtomicBool::new(false);
+
+/// Whether the integrations record metrics: `false` once [`init`] ran with
+/// `ENABLE_METRICS=false` ([`TelemetryConfigBuilder::enable_metrics`]). One relaxed load.
+///
+/// [`TelemetryConfigBuilder::enable_metrics`]: crate::TelemetryConfigBuilder::enable_metrics
+#[must_use]
+pub fn metrics_enabled() -> bool {
+    !METRICS_DISABLED.load(Ordering::Relaxed)
+}
 static STATE: OnceLock<RwLock<ProcessState>> = OnceLock::new();
 
 #[derive(Default)]
@@ -232,6 +243,7 @@ pub fn init(config: TelemetryConfig) -> Result<TelemetryGuard, InitError> {
 }
 
 fn init_inner(config: &TelemetryConfig) -> Result<TelemetryGuard, InitError> {
+    METRICS_DISABLED.store(!config.enable_metrics, Ordering::Relaxed);
     let registry = crate::registry();
     registry.set_max_series_per_family(config.max_series_per_family);
     {
@@ -306,7 +318,7 @@ fn init_inner(config: &TelemetryConfig) -> Result<TelemetryGuard, InitError> {
             use opentelemetry::trace::TracerProvider as _;
             let mut builder = opentelemetry_sdk::trace::SdkTracerProvider::builder()
                 .with_resource(crate::export::otlp::sdk_resource(config))
-                .with_sampler(sampler(config.sampler));
+                .with_sampler(crate::sampling::UnitelSampler::new(sampler(config.sampler)));
             if let (true, Some(rt)) = (wants_otlp_traces, &runtime) {
                 let (processor, pipeline) = crate::export::otlp::start_spans(rt, config, registry)
                     .map_err(exporter_error)?;
@@ -323,6 +335,7 @@ fn init_inner(config: &TelemetryConfig) -> Result<TelemetryGuard, InitError> {
             );
             let tracer = provider.tracer("unitel");
             guard.provider = Some(provider);
+            crate::sampling::install(config.sampler);
             if config.install_subscriber {
                 crate::subscriber::install(config, Some(tracer)).map_err(InitError::Subscriber)?;
             }

@@ -48,6 +48,8 @@ pub mod record;
 mod registry;
 pub mod resilience;
 mod runtime;
+#[cfg(feature = "otel")]
+mod sampling;
 mod subscriber;
 pub mod system;
 pub mod trace;
@@ -60,7 +62,7 @@ pub use config::{
     TelemetryConfigBuilder, TracesExporter,
 };
 pub use export::prometheus;
-pub use init::{InitError, ShutdownError, TelemetryGuard, init, metrics_path};
+pub use init::{InitError, ShutdownError, TelemetryGuard, init, metrics_enabled, metrics_path};
 pub use propagation::{RemoteContext, extract_context, inject_context};
 pub use record::{add_to_counter, increment_counter, observe_histogram, set_gauge};
 pub use registry::{

@@ -31,7 +31,13 @@ impl RemoteContext {
     /// Whether the headers carried a valid parent span.
     #[must_use]
     pub fn is_valid(&self) -> bool {
-        self.span_context().is_some()
+        #[cfg(feature = "otel")]
+        {
+            use opentelemetry::trace::TraceContextExt as _;
+            self.cx.span().span_context().is_valid()
+        }
+        #[cfg(not(feature = "otel"))]
+        false
     }
 
     /// Trace id of the remote parent, lowercase hex.
@@ -196,8 +202,20 @@ pub fn extract_context(headers: &HeaderMap) -> RemoteContext {
 }
 
 /// Writes the current span's context (`traceparent`, `tracestate`, `baggage`) into `headers`.
+/// Outside any traced span, the current OpenTelemetry context is written, if it has one (e.g.
+/// inside an unsampled request of the HTTP layers: its context with flags `00`).
 pub fn inject_context(headers: &mut HeaderMap) {
-    inject_context_from(&tracing::Span::current(), headers);
+    let current = tracing::Span::current();
+    #[cfg(feature = "otel")]
+    if current.is_disabled() {
+        use opentelemetry::trace::TraceContextExt as _;
+        let cx = opentelemetry::Context::current();
+        if cx.span().span_context().is_valid() {
+            otel::inject(&cx, headers);
+        }
+        return;
+    }
+    inject_context_from(&current, headers);
 }
 
 /// Writes `span`'s context into `headers`. Nothing is written for a span unitel does not trace.

@@ -1,6 +1,13 @@
-//! The global `tracing` subscriber `init` installs: an env-filtered fmt layer, and with the
-//! `otel` feature the OpenTelemetry layer (which ignores the export thread's own spans).
+//! The global `tracing` subscriber `init` installs: an env-filtered fmt layer for events, and
+//! with the `otel` feature the OpenTelemetry layer (which ignores the export thread's own
+//! spans).
+//!
+//! The fmt layer sees events only. Log lines never print span fields, so letting spans in
+//! would format every field of every request span into a string nobody reads (about half of
+//! a server span's cost), and keep a span alive in the registry in a metrics-only service.
 
+use tracing_subscriber::filter::{FilterExt as _, filter_fn};
+use tracing_subscriber::layer::Filter;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::{EnvFilter, Layer as _};
@@ -38,14 +45,21 @@ impl<S> tracing_subscriber::layer::Filter<S> for NotFromExportThread {
     }
 }
 
+/// The fmt layer's filter: the configured `log_filter` (or `info`), for events only.
+fn log_filter<S>(config: &TelemetryConfig) -> impl Filter<S> + use<S>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    let env = EnvFilter::try_new(&config.log_filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    filter_fn(|meta: &tracing::Metadata<'_>| meta.is_event()).and(env)
+}
+
 #[cfg(feature = "otel")]
 pub(crate) fn install(
     config: &TelemetryConfig,
     tracer: Option<opentelemetry_sdk::trace::Tracer>,
 ) -> Result<(), String> {
-    let fmt = tracing_subscriber::fmt::layer().with_filter(
-        EnvFilter::try_new(&config.log_filter).unwrap_or_else(|_| EnvFilter::new("info")),
-    );
+    let fmt = tracing_subscriber::fmt::layer().with_filter(log_filter(config));
     let otel = tracer.map(|t| {
         tracing_opentelemetry::layer()
             .with_tracer(t)
@@ -61,9 +75,7 @@ pub(crate) fn install(
 
 #[cfg(not(feature = "otel"))]
 pub(crate) fn install(config: &TelemetryConfig) -> Result<(), String> {
-    let fmt = tracing_subscriber::fmt::layer().with_filter(
-        EnvFilter::try_new(&config.log_filter).unwrap_or_else(|_| EnvFilter::new("info")),
-    );
+    let fmt = tracing_subscriber::fmt::layer().with_filter(log_filter(config));
     tracing_subscriber::registry()
         .with(fmt)
         .try_init()

@@ -40,6 +40,11 @@ enum Control {
 #[derive(Debug)]
 pub(crate) struct QueueingSpanProcessor {
     spans: mpsc::Sender<SpanData>,
+    /// Wakes the batch task once a full batch is queued. The task never waits on the queue
+    /// itself, so queueing a span wakes no thread: the export thread runs once per batch or
+    /// per schedule tick, not once per span.
+    batch_ready: Arc<tokio::sync::Notify>,
+    batch_size: usize,
     control: mpsc::UnboundedSender<Control>,
     registry: Registry,
     timeout: Duration,
@@ -57,6 +62,11 @@ impl SpanProcessor for QueueingSpanProcessor {
             self.registry
                 .shared()
                 .warn_export("traces", "span queue full or closed; span dropped");
+            return;
+        }
+        let queued = self.spans.max_capacity() - self.spans.capacity();
+        if queued.is_multiple_of(self.batch_size) {
+            self.batch_ready.notify_one();
         }
     }
 
@@ -171,14 +181,23 @@ pub(crate) fn start_spans(
     config: &TelemetryConfig,
     registry: &Registry,
 ) -> Result<(QueueingSpanProcessor, SpanPipeline), String> {
-    let (spans_tx, spans_rx) = mpsc::channel(config.traces_queue_size);
+    let queue_size = config.traces_queue_size.max(1);
+    let batch_size = config.traces_batch_size.clamp(1, queue_size);
+    let (spans_tx, spans_rx) = mpsc::channel(queue_size);
     let (control_tx, control_rx) = mpsc::unbounded_channel();
+    let batch_ready = Arc::new(tokio::sync::Notify::new());
     let cfg = config.clone();
     let reg = registry.clone();
+    let ready = Arc::clone(&batch_ready);
     let started = runtime.run(Duration::from_secs(10), async move {
         let mut exporter = build_span_exporter(&cfg)?;
         exporter.set_resource(&sdk_resource(&cfg));
-        tokio::spawn(batch_loop(exporter, spans_rx, control_rx, cfg, reg));
+        let queue = SpanQueue {
+            spans: spans_rx,
+            batch: Vec::with_capacity(batch_size),
+            batch_size,
+        };
+        tokio::spawn(batch_loop(exporter, queue, ready, control_rx, cfg, reg));
         Ok::<(), String>(())
     });
     match started {
@@ -188,6 +207,8 @@ pub(crate) fn start_spans(
     }
     let processor = QueueingSpanProcessor {
         spans: spans_tx,
+        batch_ready,
+        batch_size,
         control: control_tx.clone(),
         registry: registry.clone(),
         timeout: config.otlp_timeout + Duration::from_secs(1),
@@ -200,70 +221,81 @@ pub(crate) fn start_spans(
     ))
 }
 
+/// The span queue's receiving end and the batch being filled.
+struct SpanQueue {
+    spans: mpsc::Receiver<SpanData>,
+    batch: Vec<SpanData>,
+    batch_size: usize,
+}
+
+impl SpanQueue {
+    /// Moves queued spans into batches and exports every full one; with `everything`, the
+    /// last partial batch too. Returns `false` once the queue is closed and empty.
+    async fn drain(
+        &mut self,
+        everything: bool,
+        exporter: &opentelemetry_otlp::SpanExporter,
+        config: &TelemetryConfig,
+        registry: &Registry,
+    ) -> bool {
+        let open = loop {
+            match self.spans.try_recv() {
+                Ok(span) => {
+                    self.batch.push(span);
+                    if self.batch.len() >= self.batch_size {
+                        export(exporter, &mut self.batch, config, registry).await;
+                    }
+                }
+                Err(mpsc::error::TryRecvError::Empty) => break true,
+                Err(mpsc::error::TryRecvError::Disconnected) => break false,
+            }
+        };
+        if (everything || !open) && !self.batch.is_empty() {
+            export(exporter, &mut self.batch, config, registry).await;
+        }
+        open
+    }
+}
+
 async fn batch_loop(
     exporter: opentelemetry_otlp::SpanExporter,
-    mut spans: mpsc::Receiver<SpanData>,
+    mut queue: SpanQueue,
+    batch_ready: Arc<tokio::sync::Notify>,
     mut control: mpsc::UnboundedReceiver<Control>,
     config: TelemetryConfig,
     registry: Registry,
 ) {
-    let batch_size = config.traces_batch_size;
-    let mut batch: Vec<SpanData> = Vec::with_capacity(batch_size);
     let mut tick = tokio::time::interval(config.traces_schedule_delay);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tokio::select! {
-            span = spans.recv() => match span {
-                Some(span) => {
-                    batch.push(span);
-                    if batch.len() >= batch_size {
-                        export(&exporter, &mut batch, &config, &registry).await;
-                    }
-                }
-                None => break,
-            },
-            _ = tick.tick() => {
-                if !batch.is_empty() {
-                    export(&exporter, &mut batch, &config, &registry).await;
-                }
+        let open = tokio::select! {
+            () = batch_ready.notified() => {
+                queue.drain(false, &exporter, &config, &registry).await
             }
+            _ = tick.tick() => queue.drain(true, &exporter, &config, &registry).await,
             msg = control.recv() => match msg {
                 Some(Control::Flush(reply)) => {
-                    drain(&exporter, &mut spans, &mut batch, &config, &registry).await;
+                    let open = queue.drain(true, &exporter, &config, &registry).await;
                     let _ = reply.send(());
+                    open
                 }
                 Some(Control::Shutdown(reply)) => {
-                    drain(&exporter, &mut spans, &mut batch, &config, &registry).await;
+                    queue.drain(true, &exporter, &config, &registry).await;
                     let _ = exporter.shutdown();
                     let _ = reply.send(());
-                    break;
+                    false
                 }
-                None => break,
+                None => false,
             }
+        };
+        if !open {
+            break;
         }
     }
     // Late flush or shutdown requests get an answer instead of a timeout.
-    spans.close();
+    queue.spans.close();
     while let Ok(Control::Flush(r) | Control::Shutdown(r)) = control.try_recv() {
         let _ = r.send(());
-    }
-}
-
-async fn drain(
-    exporter: &opentelemetry_otlp::SpanExporter,
-    spans: &mut mpsc::Receiver<SpanData>,
-    batch: &mut Vec<SpanData>,
-    config: &TelemetryConfig,
-    registry: &Registry,
-) {
-    while let Ok(span) = spans.try_recv() {
-        batch.push(span);
-        if batch.len() >= config.traces_batch_size {
-            export(exporter, batch, config, registry).await;
-        }
-    }
-    if !batch.is_empty() {
-        export(exporter, batch, config, registry).await;
     }
 }
 

@@ -335,6 +335,9 @@ impl HttpClientMetrics {
         status: &str,
         elapsed: Duration,
     ) {
+        if !crate::init::metrics_enabled() {
+            return;
+        }
         let method = super::method_label(method);
         self.requests
             .with_labels(&[method, server_address, status])

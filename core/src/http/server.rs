@@ -45,6 +45,8 @@ use std::time::Instant;
 use hashbrown::{Equivalent, HashMap};
 
 use crate::Registry;
+#[cfg(feature = "otel")]
+use crate::RemoteContext;
 use crate::catalog;
 use crate::registry::{Counter, CounterFamily, Gauge, GaugeFamily, Histogram, HistogramFamily};
 
@@ -71,6 +73,7 @@ pub const MAX_CACHED_ROUTES: usize = 1024;
 const STATUS_SLOTS: usize = 16;
 
 /// Headers the W3C propagators read.
+#[cfg(feature = "otel")]
 const PROPAGATION_HEADERS: [&str; 3] = ["traceparent", "tracestate", "baggage"];
 
 /// Computes a route label for a request that matched no route, from its method and path.
@@ -461,16 +464,23 @@ impl HttpServerRecorder {
         });
         let route_label = matched.unwrap_or(UNMATCHED_ROUTE);
         let entry = self.route_entry(method, route_label);
-        entry.in_flight.inc();
-        let span = new_span(&inner.config, parts, method, matched);
+        let record_metrics = crate::init::metrics_enabled();
+        if record_metrics {
+            entry.in_flight.inc();
+        }
+        #[cfg_attr(not(feature = "otel"), allow(unused_variables))]
+        let (span, unsampled) = new_span(&inner.config, parts, method, matched);
         ServerRequest {
             recorder: Arc::clone(&self.inner),
             entry,
             start: Instant::now(),
             span,
+            #[cfg(feature = "otel")]
+            unsampled,
             status: None,
             error_type: None,
             done: false,
+            record_metrics,
         }
     }
 
@@ -557,14 +567,69 @@ impl fmt::Display for SpanName<'_> {
     }
 }
 
+/// A non-sampled OpenTelemetry context an unsampled request keeps current while it is served.
+#[cfg(feature = "otel")]
+type UnsampledContext = Option<opentelemetry::Context>;
+#[cfg(not(feature = "otel"))]
+type UnsampledContext = ();
+
+/// The request's server span, or (an unsampled request, decided before any span exists) no
+/// span and the non-sampled context its children follow.
 fn new_span(
+    config: &HttpServerConfig,
+    parts: &RequestParts<'_>,
+    method: &'static str,
+    route: Option<&str>,
+) -> (tracing::Span, UnsampledContext) {
+    // No subscriber wants server spans (metrics only): nothing to build, parse or evaluate.
+    // (`info_span!` would still evaluate every field for the `log` fallback when no
+    // subscriber is installed at all.)
+    if !tracing::span_enabled!(target: "unitel::http::server", tracing::Level::INFO) {
+        return (tracing::Span::none(), UnsampledContext::default());
+    }
+    #[cfg(feature = "otel")]
+    {
+        use crate::sampling::Decision;
+        // Only a request that carries propagation headers pays for parsing them.
+        let remote = remote_context(parts.headers);
+        match crate::sampling::decide(remote.as_ref().map(RemoteContext::as_otel_context)) {
+            Decision::Drop(cx) => (tracing::Span::none(), cx),
+            Decision::Sample => {
+                let span = server_span(config, parts, method, route);
+                if !span.is_disabled() {
+                    if let Some(remote) = &remote {
+                        remote.set_parent_of(&span);
+                    }
+                    // Started now, with the decision made above.
+                    crate::sampling::with_decision(true, || {
+                        drop(tracing_opentelemetry::OpenTelemetrySpanExt::context(&span));
+                    });
+                }
+                (span, None)
+            }
+            Decision::Undecided => {
+                let span = server_span(config, parts, method, route);
+                if let Some(remote) = &remote
+                    && !span.is_disabled()
+                {
+                    remote.set_parent_of(&span);
+                }
+                (span, None)
+            }
+        }
+    }
+    #[cfg(not(feature = "otel"))]
+    (server_span(config, parts, method, route), ())
+}
+
+fn server_span(
     config: &HttpServerConfig,
     parts: &RequestParts<'_>,
     method: &'static str,
     route: Option<&str>,
 ) -> tracing::Span {
     // Field values are only evaluated when a subscriber wants the span.
-    let span = tracing::info_span!(
+    tracing::info_span!(
         target: "unitel::http::server",
         parent: None,
         "HTTP server request",
@@ -585,19 +650,17 @@ fn new_span(
         server.address = config.server_address.as_deref(),
         server.port = config.server_port.map(i64::from),
         error.type = tracing::field::Empty,
-    );
-    if !span.is_disabled() {
-        set_remote_parent(&span, parts.headers);
-    }
-    span
+    )
 }
 
-fn set_remote_parent(span: &tracing::Span, headers: &dyn RequestHeaders) {
+/// The caller's trace context, when the request carries a propagation header.
+#[cfg(feature = "otel")]
+fn remote_context(headers: &dyn RequestHeaders) -> Option<RemoteContext> {
     if let Some(map) = headers.as_header_map() {
-        if PROPAGATION_HEADERS.iter().any(|h| map.contains_key(*h)) {
-            crate::extract_context(map).set_parent_of(span);
-        }
-        return;
+        return PROPAGATION_HEADERS
+            .iter()
+            .any(|h| map.contains_key(*h))
+            .then(|| crate::extract_context(map));
     }
     let mut map = http::HeaderMap::new();
     for name in PROPAGATION_HEADERS {
@@ -608,8 +671,21 @@ fn set_remote_parent(span: &tracing::Span, headers: &dyn RequestHeaders) {
             map.insert(name, value);
         }
     }
-    if !map.is_empty() {
-        crate::extract_context(&map).set_parent_of(span);
+    (!map.is_empty()).then(|| crate::extract_context(&map))
+}
+
+/// What [`ServerRequest::enter`] returns: the request's span entered, and for an unsampled
+/// request its non-sampled context made current. Dropping it leaves both.
+#[must_use = "the request scope ends when this guard is dropped"]
+pub struct RequestScope<'a> {
+    _entered: tracing::span::Entered<'a>,
+    #[cfg(feature = "otel")]
+    _context: Option<opentelemetry::ContextGuard>,
+}
+
+impl fmt::Debug for RequestScope<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequestScope").finish_non_exhaustive()
     }
 }
 
@@ -622,10 +698,15 @@ pub struct ServerRequest {
     entry: Arc<RouteEntry>,
     start: Instant,
     span: tracing::Span,
+    /// An unsampled request's non-sampled context (see [`RequestScope`]).
+    #[cfg(feature = "otel")]
+    unsampled: Option<opentelemetry::Context>,
     status: Option<u16>,
     /// `error.type`, recorded on the span once, when the request completes.
     error_type: Option<&'static str>,
     done: bool,
+    /// `ENABLE_METRICS` when the request arrived (the span is recorded either way).
+    record_metrics: bool,
 }
 
 impl fmt::Debug for ServerRequest {
@@ -640,10 +721,23 @@ impl fmt::Debug for ServerRequest {
 }
 
 impl ServerRequest {
-    /// The server span: run the handler and poll the body inside it.
+    /// The server span (disabled for a request that is not sampled). Run the handler and poll
+    /// the body inside [`enter`](Self::enter), which also makes an unsampled request's
+    /// non-sampled context current.
     #[must_use]
     pub fn span(&self) -> &tracing::Span {
         &self.span
+    }
+
+    /// Enters the request's scope for one poll of its handler or body: its span, or for an
+    /// unsampled request its non-sampled trace context, so spans opened meanwhile join (or
+    /// skip) the same trace.
+    pub fn enter(&self) -> RequestScope<'_> {
+        RequestScope {
+            _entered: self.span.enter(),
+            #[cfg(feature = "otel")]
+            _context: self.unsampled.as_ref().map(|cx| cx.clone().attach()),
+        }
     }
 
     /// The `route` label this request is recorded under.
@@ -713,9 +807,11 @@ impl ServerRequest {
             self.span.record("error.type", error_type);
             self.span.record("otel.status_code", "error");
         }
-        self.recorder
-            .record(&self.entry, status, self.start.elapsed());
-        self.entry.in_flight.dec();
+        if self.record_metrics {
+            self.recorder
+                .record(&self.entry, status, self.start.elapsed());
+            self.entry.in_flight.dec();
+        }
     }
 }
 

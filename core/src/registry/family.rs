@@ -179,6 +179,26 @@ impl<C: Cell> Family<C> {
         self.series_checked(values)
     }
 
+    /// Runs `record` on the series for `values`: an existing series is used under the map's
+    /// read lock, without cloning a handle (no reference-count traffic); anything else takes
+    /// the [`series`](Self::series) path (creation, cap, instrumentation errors).
+    #[inline]
+    pub(crate) fn with_series<R>(
+        &self,
+        values: &[&str],
+        record: impl FnOnce(&Series<C>) -> R,
+    ) -> R {
+        if values.len() == self.def.labels.len()
+            && values.iter().all(|v| v.len() <= MAX_LABEL_VALUE_LEN)
+        {
+            let map = self.series.read().unwrap_or_else(PoisonError::into_inner);
+            if let Some(s) = map.get(&LookupKey(values)) {
+                return record(s);
+            }
+        }
+        record(&self.series(values))
+    }
+
     fn series_checked(&self, values: &[&str]) -> Arc<Series<C>> {
         let key = LookupKey(values);
         {

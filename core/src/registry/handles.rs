@@ -118,9 +118,7 @@ impl Counter {
     /// Adds a whole number.
     #[inline]
     pub fn add(&self, delta: u64) {
-        self.series.cell.add_u64(delta);
-        #[allow(clippy::cast_precision_loss)]
-        self.family.notify(&self.series, delta as f64);
+        counter_add(&self.family, &self.series, delta);
     }
 
     /// Adds a non-negative amount. Negative, NaN or infinite amounts are instrumentation errors
@@ -150,16 +148,7 @@ impl Gauge {
     /// Sets the value. NaN is an instrumentation error and is not recorded.
     #[inline]
     pub fn set(&self, value: f64) {
-        if value.is_nan() {
-            self.family.shared.report(
-                InstrumentationErrorKind::InvalidValue,
-                self.family.name(),
-                "gauge value is NaN",
-            );
-            return;
-        }
-        self.series.cell.set(value);
-        self.family.notify(&self.series, value);
+        gauge_set(&self.family, &self.series, value);
     }
 
     /// Adds `delta` (which may be negative).
@@ -200,16 +189,7 @@ impl Histogram {
     /// Records one observation. NaN and infinite values are instrumentation errors.
     #[inline]
     pub fn observe(&self, value: f64) {
-        if !value.is_finite() {
-            self.family.shared.report(
-                InstrumentationErrorKind::InvalidValue,
-                self.family.name(),
-                "histogram observation must be finite",
-            );
-            return;
-        }
-        self.series.cell.observe(&self.family.def.buckets, value);
-        self.family.notify(&self.series, value);
+        histogram_observe(&self.family, &self.series, value);
     }
 
     /// Records a duration in seconds.
@@ -222,5 +202,99 @@ impl Histogram {
     #[must_use]
     pub fn snapshot(&self) -> HistogramValue {
         self.series.cell.snapshot()
+    }
+}
+
+#[inline]
+fn counter_add(family: &Family<CounterCell>, series: &Series<CounterCell>, delta: u64) {
+    series.cell.add_u64(delta);
+    #[allow(clippy::cast_precision_loss)]
+    family.notify(series, delta as f64);
+}
+
+#[inline]
+fn gauge_set(family: &Family<GaugeCell>, series: &Series<GaugeCell>, value: f64) {
+    if value.is_nan() {
+        family.shared.report(
+            InstrumentationErrorKind::InvalidValue,
+            family.name(),
+            "gauge value is NaN",
+        );
+        return;
+    }
+    series.cell.set(value);
+    family.notify(series, value);
+}
+
+#[inline]
+fn histogram_observe(family: &Family<HistogramCell>, series: &Series<HistogramCell>, value: f64) {
+    if !value.is_finite() {
+        family.shared.report(
+            InstrumentationErrorKind::InvalidValue,
+            family.name(),
+            "histogram observation must be finite",
+        );
+        return;
+    }
+    series.cell.observe(&family.def.buckets, value);
+    family.notify(series, value);
+}
+
+/// Recording straight into a series found by its label values, when no handle is kept: no
+/// handle is built, so an existing series costs the lookup and the atomic operation only.
+impl CounterFamily {
+    /// Adds one to the series with these label values (declared key order); same rules as
+    /// [`with_labels`](Self::with_labels).
+    ///
+    /// ```
+    /// let registry = unitel::Registry::new();
+    /// let requests = registry.counter(&unitel::catalog::HTTP_REQUESTS_TOTAL);
+    /// requests.inc_with(&["GET", "/api/items/{id}", "200"]);
+    /// requests.add_with(&["GET", "/api/items/{id}", "200"], 2);
+    /// assert_eq!(requests.with_labels(&["GET", "/api/items/{id}", "200"]).value(), 3.0);
+    /// ```
+    #[inline]
+    pub fn inc_with(&self, values: &[&str]) {
+        self.add_with(values, 1);
+    }
+
+    /// Adds a whole number to the series with these label values.
+    #[inline]
+    pub fn add_with(&self, values: &[&str], delta: u64) {
+        self.family
+            .with_series(values, |series| counter_add(&self.family, series, delta));
+    }
+}
+
+impl GaugeFamily {
+    /// Sets the series with these label values (declared key order).
+    ///
+    /// ```
+    /// let registry = unitel::Registry::new();
+    /// let in_flight = registry.gauge(&unitel::catalog::HTTP_REQUESTS_IN_FLIGHT);
+    /// in_flight.set_with(&["GET", "/health"], 3.0);
+    /// assert_eq!(in_flight.with_labels(&["GET", "/health"]).value(), 3.0);
+    /// ```
+    #[inline]
+    pub fn set_with(&self, values: &[&str], value: f64) {
+        self.family
+            .with_series(values, |series| gauge_set(&self.family, series, value));
+    }
+}
+
+impl HistogramFamily {
+    /// Records one observation in the series with these label values (declared key order).
+    ///
+    /// ```
+    /// let registry = unitel::Registry::new();
+    /// let latency = registry.histogram(&unitel::catalog::RAG_RETRIEVAL_LATENCY_SECONDS);
+    /// latency.observe_with(&["standard"], 0.012);
+    /// assert_eq!(latency.with_labels(&["standard"]).snapshot().count(), 1);
+    /// ```
+    #[inline]
+    pub fn observe_with(&self, values: &[&str], value: f64) {
+        self.family.with_series(values, |series| {
+            histogram_observe(&self.family, series, value);
+        });
     }
 }

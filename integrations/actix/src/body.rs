@@ -50,7 +50,7 @@ impl<B: MessageBody> MessageBody for ResponseBody<B> {
     ) -> Poll<Option<Result<Bytes, Self::Error>>> {
         let this = self.project();
         let polled = {
-            let _entered = this.request.as_ref().map(|r| r.span().enter());
+            let _entered = this.request.as_ref().map(ServerRequest::enter);
             let inner = this.inner;
             catch_unwind(AssertUnwindSafe(|| inner.poll_next(cx)))
         };

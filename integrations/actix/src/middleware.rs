@@ -170,7 +170,7 @@ where
             headers: &ActixHeaders(req.headers()),
         });
         let inner = {
-            let _entered = request.span().enter();
+            let _entered = request.enter();
             self.service.call(req)
         };
         MiddlewareFuture {
@@ -232,7 +232,7 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let (polled, body_failed) = watch_request_body(|| {
-            let _entered = this.request.as_ref().map(|r| r.span().enter());
+            let _entered = this.request.as_ref().map(ServerRequest::enter);
             let inner = this.inner;
             catch_unwind(AssertUnwindSafe(|| inner.poll(cx)))
         });

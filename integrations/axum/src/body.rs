@@ -57,7 +57,7 @@ impl<B: Body> Body for ResponseBody<B> {
             return Poll::Ready(None);
         };
         let polled = {
-            let _entered = this.request.as_ref().map(|r| r.span().enter());
+            let _entered = this.request.as_ref().map(ServerRequest::enter);
             catch_unwind(AssertUnwindSafe(|| inner.poll_frame(cx)))
         };
         let polled = match polled {

@@ -86,7 +86,7 @@ where
             headers: req.headers(),
         });
         let future = {
-            let _entered = request.span().enter();
+            let _entered = request.enter();
             self.inner.call(req.map(watched_body))
         };
         ResponseFuture::tracked(future, request)
