@@ -18,7 +18,14 @@
 //! assert!(unitel::extract_context(&headers).trace_id().is_none());
 //! ```
 
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
+
+/// `traceparent` (W3C Trace Context).
+pub const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+/// `tracestate` (W3C Trace Context).
+pub const TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
+/// `baggage` (W3C Baggage).
+pub const BAGGAGE: HeaderName = HeaderName::from_static("baggage");
 
 /// A trace context received from a caller (possibly empty).
 #[derive(Debug, Clone, Default)]
@@ -35,6 +42,20 @@ impl RemoteContext {
         {
             use opentelemetry::trace::TraceContextExt as _;
             self.cx.span().span_context().is_valid()
+        }
+        #[cfg(not(feature = "otel"))]
+        false
+    }
+
+    /// Whether the remote parent asked for its trace to be sampled (`traceparent` flags `01`).
+    #[must_use]
+    pub fn is_sampled(&self) -> bool {
+        #[cfg(feature = "otel")]
+        {
+            use opentelemetry::trace::TraceContextExt as _;
+            let span = self.cx.span();
+            let sc = span.span_context();
+            sc.is_valid() && sc.is_sampled()
         }
         #[cfg(not(feature = "otel"))]
         false
@@ -144,7 +165,43 @@ mod otel {
     }
 
     pub(super) fn extract(headers: &HeaderMap) -> opentelemetry::Context {
-        propagator().extract(&HeaderExtractor(headers))
+        if headers.contains_key(&super::TRACESTATE) || headers.contains_key(&super::BAGGAGE) {
+            return propagator().extract(&HeaderExtractor(headers));
+        }
+        // The common case, `traceparent` alone: parsed here, without the composite
+        // propagator's key list and string handling (same result as the SDK's parser).
+        match headers
+            .get(&super::TRACEPARENT)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_traceparent)
+        {
+            Some(sc) => {
+                use opentelemetry::trace::TraceContextExt as _;
+                opentelemetry::Context::new().with_remote_span_context(sc)
+            }
+            None => opentelemetry::Context::new(),
+        }
+    }
+
+    /// A well-formed W3C `traceparent` as a remote span context (only the `sampled` flag is
+    /// kept, as the SDK's propagator does); `None` for anything else or all-zero ids.
+    pub(super) fn parse_traceparent(value: &str) -> Option<opentelemetry::trace::SpanContext> {
+        use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
+        if !super::well_formed_traceparent(value) {
+            return None;
+        }
+        let v = value.trim();
+        let trace_id = TraceId::from(u128::from_str_radix(v.get(3..35)?, 16).ok()?);
+        let span_id = SpanId::from(u64::from_str_radix(v.get(36..52)?, 16).ok()?);
+        let flags = u8::from_str_radix(v.get(53..55)?, 16).ok()?;
+        let sc = SpanContext::new(
+            trace_id,
+            span_id,
+            TraceFlags::new(flags) & TraceFlags::SAMPLED,
+            true,
+            TraceState::default(),
+        );
+        sc.is_valid().then_some(sc)
     }
 
     pub(super) fn inject(cx: &opentelemetry::Context, headers: &mut HeaderMap) {
@@ -186,7 +243,7 @@ pub fn extract_context(headers: &HeaderMap) -> RemoteContext {
         let remote = RemoteContext {
             cx: otel::extract(headers),
         };
-        if !remote.is_valid() && headers.contains_key("traceparent") {
+        if !remote.is_valid() && headers.contains_key(&TRACEPARENT) {
             crate::registry().report_instrumentation_error(
                 crate::InstrumentationErrorKind::InvalidHeader,
                 "malformed traceparent header ignored; a new trace was started",

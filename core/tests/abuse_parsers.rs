@@ -141,6 +141,23 @@ proptest! {
     }
 
     #[test]
+    fn traceparent_alone_parses_as_the_sdk_propagator_does(value in traceparent_like()) {
+        // `traceparent` alone takes unitel's own parser; with a `tracestate` it goes through
+        // the SDK's propagator. Both must agree on validity, ids and the sampled flag.
+        let alone = headers(&[("traceparent", value.as_bytes())]);
+        if alone.is_empty() {
+            return Ok(());
+        }
+        let with_state = headers(&[("traceparent", value.as_bytes()), ("tracestate", b"k=v")]);
+        let fast = unitel::extract_context(&alone);
+        let sdk = unitel::extract_context(&with_state);
+        prop_assert_eq!(fast.is_valid(), sdk.is_valid(), "{:?}", value);
+        prop_assert_eq!(fast.trace_id(), sdk.trace_id());
+        prop_assert_eq!(fast.span_id(), sdk.span_id());
+        prop_assert_eq!(fast.is_sampled(), sdk.is_sampled(), "{:?}", value);
+    }
+
+    #[test]
     fn baggage_of_any_shape_never_panics(
         entries in vec(("[ -~]{0,40}", "[ -~]{0,80}", "[ -~;=]{0,20}"), 0..200),
     ) {

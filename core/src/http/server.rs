@@ -657,9 +657,10 @@ fn server_span(
 #[cfg(feature = "otel")]
 fn remote_context(headers: &dyn RequestHeaders) -> Option<RemoteContext> {
     if let Some(map) = headers.as_header_map() {
-        return PROPAGATION_HEADERS
+        use crate::propagation::{BAGGAGE, TRACEPARENT, TRACESTATE};
+        return [TRACEPARENT, TRACESTATE, BAGGAGE]
             .iter()
-            .any(|h| map.contains_key(*h))
+            .any(|h| map.contains_key(h))
             .then(|| crate::extract_context(map));
     }
     let mut map = http::HeaderMap::new();
