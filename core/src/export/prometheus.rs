@@ -29,7 +29,10 @@ pub fn render() -> String {
 
 pub(crate) fn render_registry(registry: &Registry) -> String {
     let families = registry.families();
-    let mut out = String::with_capacity(64 * 1024);
+    let hint = &registry.shared().last_render_len;
+    let mut out = String::with_capacity(
+        (hint.load(std::sync::atomic::Ordering::Relaxed) + 4096).max(16 * 1024),
+    );
     for family in &families {
         match family {
             AnyFamily::Counter(f) => write_family(&mut out, f, "counter", write_counter),
@@ -37,10 +40,19 @@ pub(crate) fn render_registry(registry: &Registry) -> String {
             AnyFamily::Histogram(f) => write_family(&mut out, f, "histogram", write_histogram),
         }
     }
+    hint.store(out.len(), std::sync::atomic::Ordering::Relaxed);
     out
 }
 
-type WriteSeries<C> = fn(&mut String, &Family<C>, &Series<C>, bool);
+type WriteSeries<C> = fn(&mut String, &Family<C>, &Series<C>, bool, &mut Scratch);
+
+/// Per-render buffers: a series' label block, written once and copied into each of its lines,
+/// and the formatted `le` values of the histogram family being written.
+#[derive(Default)]
+struct Scratch {
+    labels: String,
+    le: Vec<String>,
+}
 
 fn write_family<C: crate::registry::family::Cell>(
     out: &mut String,
@@ -65,27 +77,38 @@ fn write_family<C: crate::registry::family::Cell>(
     out.push(' ');
     out.push_str(kind);
     out.push('\n');
+    let mut scratch = Scratch::default();
+    if !family.def.buckets.is_empty() {
+        scratch.le = family
+            .def
+            .buckets
+            .iter()
+            .map(|b| {
+                let mut s = String::new();
+                write_f64(&mut s, *b);
+                s
+            })
+            .chain(std::iter::once("+Inf".to_owned()))
+            .collect();
+    }
     for series in &snapshot.series {
-        write_series(out, family, series, false);
+        write_series(out, family, series, false, &mut scratch);
     }
     if let Some(overflow) = &snapshot.overflow {
-        write_series(out, family, overflow, true);
+        write_series(out, family, overflow, true, &mut scratch);
     }
 }
 
-/// Writes `{k="v",...` (without the closing brace) and returns whether anything was written.
-fn write_labels<C>(
-    out: &mut String,
-    family: &Family<C>,
-    series: &Series<C>,
-    overflow: bool,
-) -> bool {
+/// Writes `k="v",...` (no braces) of `series` into `out`.
+fn write_labels<C>(out: &mut String, family: &Family<C>, series: &Series<C>, overflow: bool) {
     let mut first = true;
     for (key, value) in family.prom_keys.iter().zip(series.labels.iter()) {
         if overflow || value.is_empty() {
             continue;
         }
-        out.push(if first { '{' } else { ',' });
+        if !first {
+            out.push(',');
+        }
         first = false;
         out.push_str(key);
         out.push_str("=\"");
@@ -93,12 +116,30 @@ fn write_labels<C>(
         out.push('"');
     }
     if overflow {
-        out.push(if first { '{' } else { ',' });
-        first = false;
+        if !first {
+            out.push(',');
+        }
         out.push_str(OVERFLOW_LABEL_KEY);
         out.push_str("=\"true\"");
     }
-    !first
+}
+
+/// `name{labels}` (or just `name` without labels) for a counter or gauge line.
+fn write_name_and_labels<C: crate::registry::family::Cell>(
+    out: &mut String,
+    family: &Family<C>,
+    series: &Series<C>,
+    overflow: bool,
+) {
+    out.push_str(family.name());
+    let start = out.len();
+    out.push('{');
+    write_labels(out, family, series, overflow);
+    if out.len() == start + 1 {
+        out.truncate(start);
+    } else {
+        out.push('}');
+    }
 }
 
 fn write_counter(
@@ -106,15 +147,13 @@ fn write_counter(
     family: &Family<CounterCell>,
     series: &Series<CounterCell>,
     overflow: bool,
+    _scratch: &mut Scratch,
 ) {
-    out.push_str(family.name());
-    if write_labels(out, family, series, overflow) {
-        out.push('}');
-    }
+    write_name_and_labels(out, family, series, overflow);
     out.push(' ');
     let v = series.cell.value();
     if v.fraction == 0.0 {
-        let _ = write!(out, "{}", v.whole);
+        write_u64(out, v.whole);
     } else {
         write_f64(out, v.as_f64());
     }
@@ -126,11 +165,9 @@ fn write_gauge(
     family: &Family<GaugeCell>,
     series: &Series<GaugeCell>,
     overflow: bool,
+    _scratch: &mut Scratch,
 ) {
-    out.push_str(family.name());
-    if write_labels(out, family, series, overflow) {
-        out.push('}');
-    }
+    write_name_and_labels(out, family, series, overflow);
     out.push(' ');
     write_f64(out, series.cell.value());
     out.push('\n');
@@ -141,43 +178,64 @@ fn write_histogram(
     family: &Family<HistogramCell>,
     series: &Series<HistogramCell>,
     overflow: bool,
+    scratch: &mut Scratch,
 ) {
     let name = family.name();
-    let bounds = &family.def.buckets;
+    let labels = &mut scratch.labels;
+    labels.clear();
+    write_labels(labels, family, series, overflow);
     let mut cumulative = 0u64;
     let mut index = 0usize;
     series.cell.for_each_bucket(|count| {
         cumulative += count;
         out.push_str(name);
-        out.push_str("_bucket");
-        let sep = if write_labels(out, family, series, overflow) {
-            ','
-        } else {
-            '{'
-        };
-        out.push(sep);
-        out.push_str("le=\"");
-        match bounds.get(index) {
-            Some(b) => write_f64(out, *b),
-            None => out.push_str("+Inf"),
+        out.push_str("_bucket{");
+        out.push_str(labels);
+        if !labels.is_empty() {
+            out.push(',');
         }
-        let _ = writeln!(out, "\"}} {cumulative}");
+        out.push_str("le=\"");
+        out.push_str(scratch.le.get(index).map_or("+Inf", String::as_str));
+        out.push_str("\"} ");
+        write_u64(out, cumulative);
+        out.push('\n');
         index += 1;
     });
-    out.push_str(name);
-    out.push_str("_sum");
-    if write_labels(out, family, series, overflow) {
-        out.push('}');
-    }
-    out.push(' ');
+    let braced = |out: &mut String, suffix: &str| {
+        out.push_str(name);
+        out.push_str(suffix);
+        if !labels.is_empty() {
+            out.push('{');
+            out.push_str(labels);
+            out.push('}');
+        }
+        out.push(' ');
+    };
+    braced(out, "_sum");
     write_f64(out, series.cell.sum());
     out.push('\n');
-    out.push_str(name);
-    out.push_str("_count");
-    if write_labels(out, family, series, overflow) {
-        out.push('}');
+    braced(out, "_count");
+    write_u64(out, cumulative);
+    out.push('\n');
+}
+
+/// Writes `v` in decimal without the formatting machinery.
+fn write_u64(out: &mut String, mut v: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        // `v % 10` is a single digit.
+        #[allow(clippy::cast_possible_truncation)]
+        let digit = (v % 10) as u8;
+        buf[i] = b'0' + digit;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
     }
-    let _ = writeln!(out, " {cumulative}");
+    // Only ASCII digits were written.
+    out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or("0"));
 }
 
 /// Writes a float the way Prometheus parses it (`+Inf`, `-Inf`, `NaN`, shortest round-trip).
@@ -202,6 +260,10 @@ fn escape_help(out: &mut String, s: &str) {
 }
 
 fn escape_label_value(out: &mut String, s: &str) {
+    if !s.bytes().any(|b| matches!(b, b'\\' | b'"' | b'\n')) {
+        out.push_str(s);
+        return;
+    }
     for c in s.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
@@ -395,6 +457,15 @@ mod tests {
             let mut s = String::new();
             write_f64(&mut s, v);
             assert_eq!(s, want);
+        }
+    }
+
+    #[test]
+    fn integers_are_written_in_decimal() {
+        for v in [0, 7, 10, 99, 1_000_000, u64::MAX] {
+            let mut out = String::new();
+            write_u64(&mut out, v);
+            assert_eq!(out, v.to_string());
         }
     }
 

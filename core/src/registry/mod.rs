@@ -237,6 +237,8 @@ pub(crate) struct Shared {
     #[cfg_attr(not(feature = "otel"), allow(dead_code))]
     last_export_warning: [AtomicU64; 2],
     epoch: Instant,
+    /// Length of the last exposition rendered: the next one's buffer starts that large.
+    pub(crate) last_render_len: AtomicUsize,
 }
 
 impl Shared {
@@ -368,6 +370,7 @@ impl Registry {
             last_warning: Default::default(),
             last_export_warning: Default::default(),
             epoch: Instant::now(),
+            last_render_len: AtomicUsize::new(0),
         });
         let registry = Self {
             inner: Arc::new(Inner {
