@@ -182,6 +182,14 @@ fn http_in_process(c: &mut Criterion) {
     g.bench_function("axum + unitel HttpMetricsLayer", |b| {
         b.iter(|| drain(&unitel_router));
     });
+    // The floor of any layer through `Router::layer`: a no-op `tower` layer (axum boxes the
+    // layered route and its future once more).
+    let noop_router = unitel_bench::apps::axum_app::routes().layer(
+        tower::util::MapRequestLayer::new(|r: http::Request<axum::body::Body>| r),
+    );
+    g.bench_function("axum + no-op layer (reference)", |b| {
+        b.iter(|| drain(&noop_router));
+    });
     // axum-prometheus spawns its upkeep task on the current runtime.
     let (layer, _handle) = {
         let _entered = runtime.enter();

@@ -264,8 +264,8 @@ fn the_axum_layer_adds_no_allocation_per_request() {
         "axum allocations per request: bare {bare_allocations}, pass-through layer \
          {reference_allocations}, HttpMetricsLayer {layered_allocations}"
     );
-    assert_eq!(
-        layered_allocations, reference_allocations,
+    assert!(
+        layered_allocations <= reference_allocations,
         "HttpMetricsLayer allocates: {layered_allocations} allocations per request where a \
          pass-through layer of the same shape makes {reference_allocations}"
     );

@@ -11,8 +11,9 @@ use pin_project_lite::pin_project;
 use unitel::http::server::{ERROR_OTHER, ERROR_PANIC, ServerRequest, request_body_failed};
 
 pin_project! {
-    /// Response body of [`HttpMetrics`](crate::HttpMetrics): the handler's body, or an empty
-    /// one for the 500 that answers a panic.
+    /// Response body of [`HttpMetrics`](crate::HttpMetrics) for a streamed body or one larger
+    /// than [`SMALL_BODY_BYTES`](crate::SMALL_BODY_BYTES): the recording ends with its last
+    /// frame.
     pub struct ResponseBody<B> {
         #[pin]
         inner: Option<B>,
@@ -33,13 +34,6 @@ impl<B> ResponseBody<B> {
         Self {
             inner: Some(inner),
             request,
-        }
-    }
-
-    pub(crate) fn empty() -> Self {
-        Self {
-            inner: None,
-            request: None,
         }
     }
 }

@@ -6,6 +6,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use axum::BoxError;
+use axum::body::{Body, Bytes};
 use http::Response;
 use pin_project_lite::pin_project;
 use unitel::http::server::{
@@ -51,12 +53,27 @@ impl<F> ResponseFuture<F> {
     }
 }
 
+/// Largest response body of known size that is recorded as complete when the response is
+/// handed to the server: it is written in one go, and not wrapping it saves a boxed body per
+/// request. Longer or streamed bodies are recorded when their last frame is produced (or as
+/// cancelled when dropped before).
+pub const SMALL_BODY_BYTES: u64 = 64 * 1024;
+
+fn boxed<B>(body: B) -> Body
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    Body::new(body)
+}
+
 impl<F, B, E> Future for ResponseFuture<F>
 where
     F: Future<Output = Result<Response<B>, E>>,
-    B: http_body::Body,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
 {
-    type Output = Result<Response<ResponseBody<B>>, E>;
+    type Output = Result<Response<Body>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
@@ -69,7 +86,7 @@ where
         let Some(mut request) = this.request.take() else {
             // Excluded path: pass everything through untouched, panics included.
             return match polled {
-                Ok(poll) => poll.map_ok(|res| res.map(|b| ResponseBody::new(b, None))),
+                Ok(poll) => poll.map_ok(|res| res.map(boxed)),
                 Err(panic) => resume_unwind(panic),
             };
         };
@@ -81,7 +98,7 @@ where
             Ok(Poll::Ready(Ok(response))) if *this.body_failed => {
                 // Nobody receives this answer: the request is recorded as cancelled (499).
                 drop(request);
-                Poll::Ready(Ok(response.map(|b| ResponseBody::new(b, None))))
+                Poll::Ready(Ok(response.map(boxed)))
             }
             Ok(Poll::Ready(Ok(mut response))) => {
                 let status = response.status().as_u16();
@@ -92,15 +109,20 @@ where
                 {
                     response.headers_mut().insert("traceparent", value);
                 }
-                let request = if response_has_body(request.method_label(), status)
-                    && !http_body::Body::is_end_stream(response.body())
+                let body = response.body();
+                let small = http_body::Body::size_hint(body)
+                    .exact()
+                    .is_some_and(|n| n <= SMALL_BODY_BYTES);
+                if response_has_body(request.method_label(), status)
+                    && !http_body::Body::is_end_stream(body)
+                    && !small
                 {
-                    Some(request)
-                } else {
-                    request.finish();
-                    None
-                };
-                Poll::Ready(Ok(response.map(|b| ResponseBody::new(b, request))))
+                    return Poll::Ready(Ok(
+                        response.map(|b| Body::new(ResponseBody::new(b, Some(request))))
+                    ));
+                }
+                request.finish();
+                Poll::Ready(Ok(response.map(boxed)))
             }
             Ok(Poll::Ready(Err(error))) => {
                 request.fail(ERROR_OTHER);
@@ -108,7 +130,7 @@ where
             }
             Err(_panic) => {
                 request.fail(ERROR_PANIC);
-                let mut response = Response::new(ResponseBody::empty());
+                let mut response = Response::new(Body::empty());
                 *response.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
                 Poll::Ready(Ok(response))
             }

@@ -48,7 +48,7 @@ mod metrics_route;
 mod service;
 
 pub use body::{RequestBody, ResponseBody};
-pub use future::ResponseFuture;
+pub use future::{ResponseFuture, SMALL_BODY_BYTES};
 pub use layer::HttpMetricsLayer;
 pub use metrics_route::{metrics_route, metrics_route_for};
 pub use service::HttpMetrics;

@@ -9,7 +9,7 @@ use http::{Request, Response};
 use tower_service::Service;
 use unitel::http::server::{HttpServerRecorder, RequestParts};
 
-use crate::{RequestBody, ResponseBody, ResponseFuture};
+use crate::{RequestBody, ResponseFuture};
 
 /// The service [`HttpMetricsLayer`](crate::HttpMetricsLayer) wraps each route in.
 #[derive(Clone, Debug)]
@@ -60,9 +60,10 @@ where
     S: Service<Request<Body>, Response = Response<ResBody>>,
     ReqBody: http_body::Body<Data = Bytes> + Send + 'static,
     ReqBody::Error: Into<BoxError>,
-    ResBody: http_body::Body,
+    ResBody: http_body::Body<Data = Bytes> + Send + 'static,
+    ResBody::Error: Into<BoxError>,
 {
-    type Response = Response<ResponseBody<ResBody>>;
+    type Response = Response<Body>;
     type Error = S::Error;
     type Future = ResponseFuture<S::Future>;
 
