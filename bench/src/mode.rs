@@ -51,8 +51,7 @@ pub enum Mode {
     /// unitel metrics only (the framework's unitel layer, no span export).
     Metrics,
     /// unitel server spans, 100 % sampled, batch-exported over OTLP, with
-    /// `enable_metrics(false)` and no `/metrics` route. (The HTTP layers record their metrics
-    /// regardless of `enable_metrics` today; see BENCHMARKS.md.)
+    /// `enable_metrics(false)` (the HTTP layers then record no metrics) and no `/metrics` route.
     Traces,
     /// unitel metrics and spans.
     Full,
