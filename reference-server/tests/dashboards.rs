@@ -12,7 +12,7 @@ use serde_json::Value;
 use unitel_testkit::{PrometheusBuilder, ScrapeTarget};
 
 fn repo_file(path: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    unitel_testkit::package_dir(env!("CARGO_MANIFEST_DIR"))
         .join("..")
         .join(path)
 }

@@ -89,3 +89,21 @@ macro_rules! service_or_skip {
         }
     };
 }
+
+/// The directory of the package whose tests are running: `CARGO_MANIFEST_DIR` as cargo sets it
+/// when it runs the test binary (the checkout under test), else `compiled` (pass
+/// `env!("CARGO_MANIFEST_DIR")`, the directory the test was compiled in). Several checkouts can
+/// share one `CARGO_TARGET_DIR`, and cargo may then reuse a test binary compiled in another
+/// checkout, whose compile-time path no longer exists.
+///
+/// ```
+/// let dir = unitel_testkit::package_dir(env!("CARGO_MANIFEST_DIR"));
+/// assert!(dir.join("Cargo.toml").exists());
+/// ```
+#[must_use]
+pub fn package_dir(compiled: &str) -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(
+        || std::path::PathBuf::from(compiled),
+        std::path::PathBuf::from,
+    )
+}

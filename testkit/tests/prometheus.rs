@@ -56,7 +56,8 @@ async fn serve_metrics() -> std::net::SocketAddr {
 #[tokio::test]
 async fn scrapes_a_target_and_evaluates_rules() {
     let addr = serve_metrics().await;
-    let rules = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/rules.yml");
+    let rules =
+        unitel_testkit::package_dir(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/rules.yml");
     let Some(prom) = PrometheusBuilder::new()
         .scrape(
             ScrapeTarget::new(addr.to_string())

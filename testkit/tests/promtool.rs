@@ -43,7 +43,8 @@ fn unparsable_exposition_fails() {
 
 #[test]
 fn rule_files_check_and_unit_tests() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+    let dir = unitel_testkit::package_dir(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let dir = dir.display();
     let Some(result) = promtool_check_rules(format!("{dir}/rules.yml")) else {
         return;
     };
