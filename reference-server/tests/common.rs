@@ -8,6 +8,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::process::{Child, Command, Stdio};
+
+#[path = "shared/server_command.rs"]
+mod server_command;
+use server_command::server_command;
 use std::time::{Duration, Instant};
 
 /// A running reference server, killed on drop.
@@ -30,19 +34,8 @@ impl Server {
     pub async fn start(env: &[(&str, String)]) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let port = unitel_testkit::free_port();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_reference-server"));
-        cmd.env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("BIND_ADDR", format!("127.0.0.1:{port}"))
-            .env(
-                "DATABASE_URL",
-                format!("sqlite://{}/rag.db", dir.path().display()),
-            )
-            .env("RUST_LOG", "warn")
-            .env("OTEL_BSP_SCHEDULE_DELAY", "200")
-            .env("UNITEL_SYSTEM_METRICS_INTERVAL_MS", "1000")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
+        let mut cmd = server_command(dir.path(), port);
+        cmd.stdout(Stdio::null()).stderr(Stdio::inherit());
         for (k, v) in env {
             cmd.env(k, v);
         }

@@ -14,6 +14,10 @@ use std::collections::BTreeMap;
 use std::io::Read as _;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
+
+#[path = "../shared/server_command.rs"]
+mod server_command;
+use server_command::server_command;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -65,20 +69,8 @@ impl Process {
         let stderr_path = dir.path().join("stderr.log");
         let stderr = std::fs::File::create(&stderr_path).unwrap();
         let stdout = stderr.try_clone().unwrap();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_reference-server"));
-        cmd.env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("BIND_ADDR", format!("127.0.0.1:{port}"))
-            .env(
-                "DATABASE_URL",
-                format!("sqlite://{}/rag.db", dir.path().display()),
-            )
-            .env("RUST_LOG", "warn")
-            .env("OTEL_BSP_SCHEDULE_DELAY", "200")
-            .env("UNITEL_SYSTEM_METRICS_INTERVAL_MS", "1000")
-            .stdin(Stdio::null())
-            .stdout(stdout)
-            .stderr(stderr);
+        let mut cmd = server_command(dir.path(), port);
+        cmd.stdin(Stdio::null()).stdout(stdout).stderr(stderr);
         for (k, v) in env {
             cmd.env(k, v);
         }
