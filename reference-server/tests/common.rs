@@ -7,11 +7,11 @@
 )]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 
 #[path = "shared/server_command.rs"]
 mod server_command;
-use server_command::server_command;
+use server_command::{loadgen_command, server_command};
 use std::time::{Duration, Instant};
 
 /// A running reference server, killed on drop.
@@ -69,16 +69,7 @@ impl Server {
 
 /// Runs `reference-server loadgen` against `base` for `secs` seconds.
 pub fn loadgen(base: &str, secs: u32, concurrency: u32) {
-    let status = Command::new(env!("CARGO_BIN_EXE_reference-server"))
-        .args([
-            "loadgen",
-            "--target",
-            base,
-            "--duration",
-            &secs.to_string(),
-            "--concurrency",
-            &concurrency.to_string(),
-        ])
+    let status = loadgen_command(base, secs, concurrency)
         .status()
         .expect("run loadgen");
     assert!(status.success(), "loadgen failed");

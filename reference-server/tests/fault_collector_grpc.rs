@@ -13,13 +13,10 @@ mod fault_support;
 use std::time::Duration;
 
 use fault_support::{
-    Loadgen, MIB, Process, RssSampler, eventually, export_failures, ratio, traces_arrive_again,
+    Loadgen, MIB, Process, RSS_HEADROOM, RssSampler, assert_recovered, export_failures, ratio,
+    traces_arrive_again,
 };
 use unitel_testkit::{OtlpReceiver, ReceiverMode};
-
-/// How far above the healthy run's resident memory a faulty phase may go: the span queue
-/// (2048 spans) and one batch in flight are a few MiB; an unbounded buffer is far more.
-const RSS_HEADROOM: u64 = 64 * MIB;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn collector_down_slow_and_back_never_hurts_the_app() {
@@ -78,26 +75,7 @@ async fn collector_down_slow_and_back_never_hurts_the_app() {
     receiver.set_mode(ReceiverMode::Accept);
     let back_after_slow =
         traces_arrive_again(&receiver, &client, &base, "after the slow phase").await;
-    let metrics_pushes = receiver.metrics_requests().len();
-    assert!(
-        eventually(Duration::from_secs(10), || receiver
-            .metrics_requests()
-            .len()
-            > metrics_pushes)
-        .await,
-        "metric pushes did not resume"
-    );
-
-    let max_rss = rss.stop();
-    let after = server.metrics().await;
-    assert!(server.is_running(), "the server died");
-    assert!(
-        max_rss <= bound,
-        "resident memory grew to {} MiB under collector faults (healthy {} MiB, bound {} MiB)",
-        max_rss / MIB,
-        baseline_rss / MIB,
-        bound / MIB
-    );
+    let (max_rss, after) = assert_recovered(&receiver, &mut server, rss, baseline_rss).await;
     assert!(export_failures(&after, "traces") >= failures_down);
 
     println!(

@@ -15,12 +15,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use fault_support::{
-    Loadgen, MIB, Process, RssSampler, eventually, export_failures, ratio, traces_arrive_again,
+    Loadgen, MIB, Process, RSS_HEADROOM, RssSampler, assert_recovered, eventually, export_failures,
+    ratio, traces_arrive_again,
 };
 use unitel_testkit::{OtlpReceiver, ReceiverMode};
-
-/// How far above the healthy run's resident memory a faulty phase may go.
-const RSS_HEADROOM: u64 = 64 * MIB;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn collector_unavailable_and_flapping_never_hurts_the_app() {
@@ -102,26 +100,7 @@ async fn collector_unavailable_and_flapping_never_hurts_the_app() {
     receiver.restart().unwrap();
     receiver.set_mode(ReceiverMode::Accept);
     let back = traces_arrive_again(&receiver, &client, &base, "after flapping").await;
-    let pushes = receiver.metrics_requests().len();
-    assert!(
-        eventually(Duration::from_secs(10), || receiver
-            .metrics_requests()
-            .len()
-            > pushes)
-        .await,
-        "metric pushes did not resume"
-    );
-
-    let max_rss = rss.stop();
-    let after = server.metrics().await;
-    assert!(server.is_running(), "the server died");
-    assert!(
-        max_rss <= bound,
-        "resident memory grew to {} MiB under collector faults (healthy {} MiB, bound {} MiB)",
-        max_rss / MIB,
-        baseline_rss / MIB,
-        bound / MIB
-    );
+    let (max_rss, after) = assert_recovered(&receiver, &mut server, rss, baseline_rss).await;
     assert!(export_failures(&after, "traces") >= export_failures(&during, "traces"));
     assert!(export_failures(&after, "metrics") >= export_failures(&during, "metrics"));
 

@@ -17,7 +17,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 
 #[path = "../shared/server_command.rs"]
 mod server_command;
-use server_command::server_command;
+use server_command::{loadgen_command, server_command};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -279,16 +279,7 @@ impl LoadSummary {
 impl Loadgen {
     /// Starts `loadgen --target base --duration secs --concurrency n`.
     pub fn start(base: &str, secs: f64, concurrency: u32) -> Self {
-        let child = Command::new(env!("CARGO_BIN_EXE_reference-server"))
-            .args([
-                "loadgen",
-                "--target",
-                base,
-                "--duration",
-                &secs.to_string(),
-                "--concurrency",
-                &concurrency.to_string(),
-            ])
+        let child = loadgen_command(base, secs, concurrency)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -822,4 +813,40 @@ pub async fn traces_arrive_again(
         "{phase}: none of {} traced requests reached the receiver within 40 s",
         sent.len()
     );
+}
+
+/// How far above the healthy run's resident memory a collector-fault phase may go: the span
+/// queue (2048 spans) and one batch in flight are a few MiB; an unbounded buffer is far more.
+pub const RSS_HEADROOM: u64 = 64 * MIB;
+
+/// After a collector fault: metric pushes reach `receiver` again, the server still runs, and
+/// its resident memory never went above `baseline + RSS_HEADROOM` while `rss` sampled it.
+/// Returns the highest resident memory seen and the exposition afterwards.
+pub async fn assert_recovered(
+    receiver: &unitel_testkit::OtlpReceiver,
+    server: &mut Process,
+    rss: RssSampler,
+    baseline: u64,
+) -> (u64, String) {
+    let pushes = receiver.metrics_requests().len();
+    assert!(
+        eventually(Duration::from_secs(10), || receiver
+            .metrics_requests()
+            .len()
+            > pushes)
+        .await,
+        "metric pushes did not resume"
+    );
+    let max_rss = rss.stop();
+    let after = server.metrics().await;
+    assert!(server.is_running(), "the server died");
+    let bound = baseline + RSS_HEADROOM;
+    assert!(
+        max_rss <= bound,
+        "resident memory grew to {} MiB under collector faults (healthy {} MiB, bound {} MiB)",
+        max_rss / MIB,
+        baseline / MIB,
+        bound / MIB
+    );
+    (max_rss, after)
 }
