@@ -5,7 +5,8 @@
 //! * `route_template`: how each integration finds the route template on a real routed request
 //!   (axum: the `MatchedPath` extension; actix: `ServiceRequest::match_pattern()`);
 //! * `http_in_process`: one `GET /api/items/42` through the real router, in process (no
-//!   socket), bare and with each metrics layer (unitel, axum-prometheus, actix-web-prom);
+//!   socket), bare and with each metrics layer (unitel, axum-prometheus, actix-web-prom); for
+//!   actix also with a new id per request (`fresh ids`: unitel-actix's route cache misses);
 //! * `llm`: one `LlmCall` from start to `finish` with cost;
 //! * `db`: operation/table extraction and sanitizing of a 1 KB SQL statement.
 //!
@@ -97,7 +98,8 @@ fn route_template(c: &mut Criterion) {
         });
     });
 
-    // actix: unitel-actix asks the resource map before routing, as this wrap_fn does.
+    // actix: unitel-actix asks the resource map before routing (for a path its route cache
+    // has not seen), as this wrap_fn does.
     let system = actix_web::rt::System::new();
     let app = system.block_on(actix_web::test::init_service(
         actix_web::App::new()
@@ -139,7 +141,7 @@ fn route_template(c: &mut Criterion) {
         },
     );
     g.bench_function(
-        "actix match_pattern() before routing (as unitel-actix)",
+        "actix match_pattern() before routing (unitel-actix on a route cache miss)",
         |b| {
             b.iter_custom(|iters| {
                 EXTRACTIONS.store(iters, Ordering::Relaxed);
@@ -199,13 +201,24 @@ fn http_in_process(c: &mut Criterion) {
     g.bench_function("axum + axum-prometheus", |b| b.iter(|| drain(&prom_router)));
 
     let system = actix_web::rt::System::new();
+    // `/api/items/42` every time, or (`fresh ids`) a new id per request: a path unitel-actix's
+    // route cache has not seen, resolved through actix's resource map.
+    let mut next_id = 0_u64;
+    let mut fresh_uri = move || {
+        next_id += 1;
+        format!("/api/items/{next_id}")
+    };
+    let same_uri = || "/api/items/42".to_owned();
     macro_rules! actix_case {
-        ($name:expr, $app:expr) => {{
+        ($name:expr, $app:expr) => {
+            actix_case!($name, $app, same_uri)
+        };
+        ($name:expr, $app:expr, $uri:expr) => {{
             let app = system.block_on(actix_web::test::init_service($app));
             g.bench_function($name, |b| {
                 b.iter(|| {
                     let req = actix_web::test::TestRequest::get()
-                        .uri("/api/items/42")
+                        .uri(&$uri())
                         .insert_header(("user-agent", "wrk/4.1.0"))
                         .to_request();
                     let body = system.block_on(async {
@@ -229,6 +242,18 @@ fn http_in_process(c: &mut Criterion) {
         actix_web::App::new()
             .wrap(metrics.clone())
             .configure(unitel_bench::apps::actix_app::routes)
+    );
+    actix_case!(
+        "actix bare, fresh ids",
+        actix_web::App::new().configure(unitel_bench::apps::actix_app::routes),
+        fresh_uri
+    );
+    actix_case!(
+        "actix + unitel HttpMetrics, fresh ids (route cache miss)",
+        actix_web::App::new()
+            .wrap(metrics.clone())
+            .configure(unitel_bench::apps::actix_app::routes),
+        fresh_uri
     );
     if let Ok(prom) = actix_web_prom::PrometheusMetricsBuilder::new("api").build() {
         actix_case!(

@@ -318,9 +318,6 @@ fn actix_allocations_per_request(metrics: Option<unitel_actix::HttpMetrics>) -> 
 }
 
 #[test]
-#[ignore = "unitel-actix resolves the route with ServiceRequest::match_pattern() before routing: \
-            2 allocations per request (actix-router regex captures + the pattern String), \
-            about 0.8 us; see BENCHMARKS.md. Un-ignore once the route is taken after routing."]
 fn the_actix_middleware_adds_no_allocation_per_request() {
     let registry = Registry::new();
     let metrics = unitel_actix::HttpMetrics::with_config(

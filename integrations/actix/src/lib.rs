@@ -26,7 +26,10 @@
 //!   end of its response body) and `http_requests_in_flight`, labelled with the method
 //!   (`_OTHER` outside the standard set), the route template from
 //!   [`match_pattern`](actix_web::HttpRequest::match_pattern) (scopes included; `unmatched` for
-//!   404s and default services, never the raw path) and the status code.
+//!   404s and default services, never the raw path) and the status code. Before routing,
+//!   actix resolves a template with regex captures; each worker remembers the templates of up
+//!   to 512 recent paths (a fixed table: a new path replaces the one in its slot), so a path
+//!   seen again costs a hash lookup instead.
 //! - A server span `{method} {route}` (`{method}` alone when no route matched, `HTTP` for a
 //!   method outside the standard set) with the OpenTelemetry HTTP attributes
 //!   (`http.request.method`, `http.route`, `url.path`, `url.scheme`,
@@ -51,6 +54,7 @@
 mod body;
 mod metrics_scope;
 mod middleware;
+mod route_cache;
 
 pub use body::{RequestPayload, ResponseBody};
 pub use metrics_scope::{metrics_scope, metrics_scope_for};

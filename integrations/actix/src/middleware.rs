@@ -16,6 +16,7 @@ use unitel::http::server::{
     response_has_body, watch_request_body,
 };
 
+use crate::route_cache::RouteCache;
 use crate::{RequestPayload, ResponseBody};
 
 /// Middleware recording HTTP server metrics and spans for every request; wrap the `App` with it.
@@ -81,15 +82,18 @@ where
         ready(Ok(HttpMetricsMiddleware {
             service,
             recorder: self.recorder.clone(),
+            routes: RouteCache::new(),
         }))
     }
 }
 
-/// The service [`HttpMetrics`] wraps the application in.
+/// The service [`HttpMetrics`] wraps the application in (one per worker, each with its own
+/// bounded cache of path → route template).
 #[derive(Debug)]
 pub struct HttpMetricsMiddleware<S> {
     service: S,
     recorder: HttpServerRecorder,
+    routes: RouteCache,
 }
 
 /// Request headers of actix's `http` version, read by the core recorder.
@@ -159,16 +163,22 @@ where
                 payload: Box::pin(RequestPayload::new(payload)),
             });
         }
-        // Before routing, the pattern comes from the resource map (it allocates a String).
-        let route = req.match_pattern();
-        let request = self.recorder.start(&RequestParts {
-            method: req.method().as_str(),
-            route: route.as_deref(),
-            path: req.path(),
-            scheme: req.app_config().secure().then_some("https"),
-            version: http_version(req.version()),
-            headers: &ActixHeaders(req.headers()),
-        });
+        // Before routing, the pattern comes from the resource map (regex captures and a
+        // String), so it is remembered per path.
+        let request = self.routes.with_route(
+            req.path(),
+            || req.match_pattern(),
+            |route| {
+                self.recorder.start(&RequestParts {
+                    method: req.method().as_str(),
+                    route,
+                    path: req.path(),
+                    scheme: req.app_config().secure().then_some("https"),
+                    version: http_version(req.version()),
+                    headers: &ActixHeaders(req.headers()),
+                })
+            },
+        );
         let inner = {
             let _entered = request.enter();
             self.service.call(req)
