@@ -33,6 +33,8 @@ pub struct DriverOptions {
     pub warmup: Duration,
     /// Concurrent connections.
     pub connections: usize,
+    /// Distinct item ids the load walks through (1: always [`LOAD_PATH`]).
+    pub ids: u32,
     /// Passes over all modes; modes are interleaved within each pass.
     pub runs: usize,
     /// Frameworks to measure.
@@ -261,6 +263,7 @@ fn measure(
     if !options.warmup.is_zero() {
         let warm = LoadSpec {
             path: LOAD_PATH.to_owned(),
+            ids: options.ids,
             connections: options.connections,
             duration: options.warmup,
         };
@@ -269,6 +272,7 @@ fn measure(
     receiver.clear();
     let spec = LoadSpec {
         path: LOAD_PATH.to_owned(),
+        ids: options.ids,
         connections: options.connections,
         duration: options.duration,
     };
@@ -389,7 +393,7 @@ pub fn run(options: &DriverOptions) -> Result<Vec<Vec<Measurement>>, String> {
     let ticks = crate::cpu::clock_ticks_per_second();
     eprintln!(
         "overhead: load={} pinning={} (server core {}, load core {}) nice={:?} duration={:?} \
-         warmup={:?} connections={} runs={}",
+         warmup={:?} connections={} ids={} runs={}",
         match tool {
             LoadTool::Wrk => "wrk",
             _ => "built-in",
@@ -401,6 +405,7 @@ pub fn run(options: &DriverOptions) -> Result<Vec<Vec<Measurement>>, String> {
         options.duration,
         options.warmup,
         options.connections,
+        options.ids,
         options.runs
     );
     let plan: Vec<(Framework, Mode)> = options

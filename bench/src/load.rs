@@ -13,10 +13,40 @@ use tokio::net::TcpStream;
 pub struct LoadSpec {
     /// Request path, e.g. `/api/items/42`.
     pub path: String,
+    /// Above 1: the path's last segment is replaced by `0..ids` in turn, so the server sees
+    /// that many distinct paths of the same route (see [`LoadSpec::paths`]).
+    pub ids: u32,
     /// Concurrent keep-alive connections.
     pub connections: usize,
     /// How long to send requests.
     pub duration: Duration,
+}
+
+impl LoadSpec {
+    /// The paths requested in turn: [`path`](Self::path) alone, or with its last segment
+    /// replaced by each of `0..ids`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use unitel_bench::load::LoadSpec;
+    ///
+    /// let spec = LoadSpec {
+    ///     path: "/api/items/42".into(),
+    ///     ids: 3,
+    ///     connections: 1,
+    ///     duration: Duration::from_secs(1),
+    /// };
+    /// assert_eq!(spec.paths(), ["/api/items/0", "/api/items/1", "/api/items/2"]);
+    /// ```
+    #[must_use]
+    pub fn paths(&self) -> Vec<String> {
+        match self.path.rsplit_once('/') {
+            Some((prefix, _)) if self.ids > 1 => {
+                (0..self.ids).map(|id| format!("{prefix}/{id}")).collect()
+            }
+            _ => vec![self.path.clone()],
+        }
+    }
 }
 
 /// What a load run measured.
@@ -65,20 +95,26 @@ struct ConnectionStats {
 }
 
 async fn run_connections(addr: SocketAddr, spec: &LoadSpec) -> Result<LoadResult, String> {
-    let request = format!(
-        "GET {} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: unitel-bench\r\nAccept: */*\r\n\r\n",
-        spec.path
-    );
-    let request: std::sync::Arc<[u8]> = request.into_bytes().into();
+    let requests: std::sync::Arc<[Box<[u8]>]> = spec
+        .paths()
+        .iter()
+        .map(|path| {
+            format!(
+                "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: unitel-bench\r\nAccept: */*\r\n\r\n"
+            )
+            .into_bytes()
+            .into_boxed_slice()
+        })
+        .collect();
     let start = Instant::now();
     let deadline = start + spec.duration;
     let local = tokio::task::LocalSet::new();
     let stats = local
         .run_until(async {
             let tasks: Vec<_> = (0..spec.connections.max(1))
-                .map(|_| {
-                    let request = std::sync::Arc::clone(&request);
-                    tokio::task::spawn_local(connection(addr, request, deadline))
+                .map(|i| {
+                    let requests = std::sync::Arc::clone(&requests);
+                    tokio::task::spawn_local(connection(addr, requests, i, deadline))
                 })
                 .collect();
             let mut all = Vec::with_capacity(tasks.len());
@@ -121,7 +157,8 @@ fn percentile(sorted: &[u32], q: f64) -> u32 {
 
 async fn connection(
     addr: SocketAddr,
-    request: std::sync::Arc<[u8]>,
+    requests: std::sync::Arc<[Box<[u8]>]>,
+    first: usize,
     deadline: Instant,
 ) -> Result<ConnectionStats, String> {
     let mut stream = TcpStream::connect(addr)
@@ -133,9 +170,12 @@ async fn connection(
         errors: 0,
     };
     let mut buf = Vec::with_capacity(4096);
+    let mut next = first;
     while Instant::now() < deadline {
+        let request = &requests[next % requests.len()];
+        next = next.wrapping_add(1);
         let sent = Instant::now();
-        if stream.write_all(&request).await.is_err() {
+        if stream.write_all(request).await.is_err() {
             stats.errors += 1;
             break;
         }

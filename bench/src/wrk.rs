@@ -26,9 +26,15 @@ pub fn run(mut wrk: Command, addr: SocketAddr, spec: &LoadSpec) -> Result<LoadRe
     let cmd = &mut wrk;
     cmd.args(["-t1", "--latency", "--timeout", "5s"])
         .arg(format!("-c{}", spec.connections.max(1)))
-        .arg(format!("-d{secs}s"))
-        .arg(&url);
+        .arg(format!("-d{secs}s"));
+    // Distinct ids: a script that walks the paths (wrk's `request` hook).
+    let script = (spec.ids > 1).then(|| ids_script(spec)).transpose()?;
+    if let Some(script) = &script {
+        cmd.arg("-s").arg(script.path());
+    }
+    cmd.arg(&url);
     let out = cmd.output().map_err(|e| format!("running wrk: {e}"))?;
+    drop(script);
     let text = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() {
         return Err(format!(
@@ -39,6 +45,35 @@ pub fn run(mut wrk: Command, addr: SocketAddr, spec: &LoadSpec) -> Result<LoadRe
         ));
     }
     parse(&text).ok_or_else(|| format!("cannot read wrk's report:\n{text}"))
+}
+
+/// A wrk script that requests the paths of `spec` in turn, removed when dropped.
+fn ids_script(spec: &LoadSpec) -> Result<ScriptFile, String> {
+    let Some((prefix, _)) = spec.path.rsplit_once('/') else {
+        return Err(format!("{}: no segment to vary", spec.path));
+    };
+    let script = format!(
+        "local n = 0\nrequest = function()\n  n = n + 1\n  \
+         return wrk.format(nil, \"{prefix}/\" .. (n % {ids}))\nend\n",
+        ids = spec.ids
+    );
+    let path = std::env::temp_dir().join(format!("unitel-wrk-ids-{}.lua", std::process::id()));
+    std::fs::write(&path, script).map_err(|e| format!("writing {}: {e}", path.display()))?;
+    Ok(ScriptFile(path))
+}
+
+struct ScriptFile(std::path::PathBuf);
+
+impl ScriptFile {
+    fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for ScriptFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 /// Reads a `wrk --latency` report.

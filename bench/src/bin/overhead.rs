@@ -8,7 +8,7 @@ use unitel_bench::scale::{self, Effort};
 use unitel_bench::{Framework, Mode, report};
 
 const USAGE: &str = "\
-usage: overhead [--duration SECS] [--connections N] [--runs N] [--warmup SECS]
+usage: overhead [--duration SECS] [--connections N] [--runs N] [--warmup SECS] [--ids N]
                 [--frameworks axum,actix] [--modes bare,metrics,...] [--load auto|wrk|builtin]
                 [--workers N] [--server-core N] [--load-core N] [--no-pin] [--log-filter F]
                 [--nice N]
@@ -24,6 +24,8 @@ latency, and each as a ratio to bare from the same run (medians over runs).
 --smoke   1 s per mode, one run, no warm-up, then the quick scale tables; exits non-zero
           unless every mode of every framework has a row (no timing assertions)
 --scale   the scale tables only (per-record cost vs series, threads, render time, stalls)
+--ids N   request /api/items/0 .. /api/items/N-1 in turn instead of /api/items/42 alone
+          (N distinct paths of one route; wrk runs a request script)
 --nice N  run the servers, wrk and the driver at `nice -n N` (e.g. -10 as root on a machine
           that is busy with other work)";
 
@@ -50,6 +52,7 @@ fn parse_args(raw: Vec<String>) -> Result<Option<Args>, String> {
             duration: Duration::from_secs(10),
             warmup: Duration::from_secs(1),
             connections: 32,
+            ids: 1,
             runs: 3,
             frameworks: Framework::ALL.to_vec(),
             modes: None,
@@ -83,6 +86,10 @@ fn parse_args(raw: Vec<String>) -> Result<Option<Args>, String> {
             "--connections" => {
                 let v = value("--connections")?;
                 d.connections = v.parse().map_err(|e| format!("--connections {v}: {e}"))?;
+            }
+            "--ids" => {
+                let v = value("--ids")?;
+                d.ids = v.parse().map_err(|e| format!("--ids {v}: {e}"))?;
             }
             "--runs" => {
                 let v = value("--runs")?;
@@ -175,10 +182,15 @@ fn overhead(args: &Args) -> Result<(), String> {
     let runs = driver::run(&args.driver)?;
     let rows = report::rows(&runs);
     println!(
-        "### Overhead per request ({}; {} s per mode, {} connections, medians of {} interleaved run(s))\n",
+        "### Overhead per request ({}; {} s per mode, {} connections, {}, medians of {} interleaved run(s))\n",
         machine(),
         args.driver.duration.as_secs_f64(),
         args.driver.connections,
+        if args.driver.ids > 1 {
+            format!("{} distinct ids", args.driver.ids)
+        } else {
+            "one path".to_owned()
+        },
         args.driver.runs
     );
     println!("{}", report::overhead_table(&rows));

@@ -453,23 +453,69 @@ impl HttpServerRecorder {
     /// is counted as `invalid_header`).
     #[must_use]
     pub fn start(&self, parts: &RequestParts<'_>) -> ServerRequest {
+        let matched = self
+            .inner
+            .config
+            .matched_route(parts.method, parts.path, parts.route);
+        self.start_as(parts, matched, matched)
+    }
+
+    /// Starts recording a request whose route the integration could only predict before
+    /// routing (`predicted`, e.g. from other paths of the same shape): the metrics count it
+    /// under `predicted` at once (in-flight), the span gets no route yet. The integration then
+    /// calls [`ServerRequest::set_route`] with the route the framework matched, which moves the
+    /// request if the prediction was wrong and completes the span. `parts.route` is ignored.
+    ///
+    /// ```
+    /// use unitel::Registry;
+    /// use unitel::http::server::{HttpServerConfig, HttpServerRecorder, RequestParts};
+    ///
+    /// let registry = Registry::new();
+    /// let recorder = HttpServerRecorder::new(HttpServerConfig::new().with_registry(registry.clone()));
+    /// let headers = http::HeaderMap::new();
+    /// let parts = RequestParts {
+    ///     method: "GET",
+    ///     route: None,
+    ///     path: "/items/2024",
+    ///     scheme: None,
+    ///     version: http::Version::HTTP_11,
+    ///     headers: &headers,
+    /// };
+    /// let mut request = recorder.start_with_predicted_route(&parts, "/items/{id}");
+    /// assert_eq!(request.route_label(), "/items/{id}");
+    /// // After routing, the framework says a static resource answered.
+    /// request.set_route("GET", "/items/2024", Some("/items/2024"));
+    /// request.response_started(200);
+    /// request.finish();
+    /// let text = registry.render();
+    /// assert!(text.contains(r#"http_requests_total{method="GET",route="/items/2024",status="200"} 1"#));
+    /// assert!(text.contains(r#"http_requests_in_flight{method="GET",route="/items/{id}"} 0"#));
+    /// ```
+    #[must_use]
+    pub fn start_with_predicted_route(
+        &self,
+        parts: &RequestParts<'_>,
+        predicted: &str,
+    ) -> ServerRequest {
+        self.start_as(parts, Some(predicted), None)
+    }
+
+    /// `recorded`: the route label source for the metrics; `traced`: the route on the span.
+    fn start_as(
+        &self,
+        parts: &RequestParts<'_>,
+        recorded: Option<&str>,
+        traced: Option<&str>,
+    ) -> ServerRequest {
         let inner = &self.inner;
         let method = super::method_label_from_str(parts.method);
-        let matched = parts.route.or_else(|| {
-            inner
-                .config
-                .route_fallback
-                .as_ref()
-                .and_then(|f| f(parts.method, parts.path))
-        });
-        let route_label = matched.unwrap_or(UNMATCHED_ROUTE);
-        let entry = self.route_entry(method, route_label);
+        let entry = inner.route_entry(method, recorded.unwrap_or(UNMATCHED_ROUTE));
         let record_metrics = crate::init::metrics_enabled();
         if record_metrics {
             entry.in_flight.inc();
         }
         #[cfg_attr(not(feature = "otel"), allow(unused_variables))]
-        let (span, unsampled) = new_span(&inner.config, parts, method, matched);
+        let (span, unsampled) = new_span(&inner.config, parts, method, traced);
         ServerRequest {
             recorder: Arc::clone(&self.inner),
             entry,
@@ -483,9 +529,23 @@ impl HttpServerRecorder {
             record_metrics,
         }
     }
+}
 
+impl HttpServerConfig {
+    /// The route a request is labelled with: the matched template, else the fallback's answer.
+    fn matched_route<'a>(
+        &self,
+        method: &str,
+        path: &str,
+        route: Option<&'a str>,
+    ) -> Option<&'a str> {
+        route.or_else(|| self.route_fallback.as_ref().and_then(|f| f(method, path)))
+    }
+}
+
+impl RecorderInner {
     fn route_entry(&self, method: &'static str, route: &str) -> Arc<RouteEntry> {
-        let inner = &self.inner;
+        let inner = self;
         let lookup = RouteLookup { method, route };
         {
             let routes = inner.routes.read().unwrap_or_else(PoisonError::into_inner);
@@ -751,6 +811,46 @@ impl ServerRequest {
     #[must_use]
     pub fn method_label(&self) -> &'static str {
         self.entry.method
+    }
+
+    /// Sets the route the framework matched, for a request started with
+    /// [`HttpServerRecorder::start_with_predicted_route`] (`method` and `path` as in its
+    /// [`RequestParts`], for the route fallback): when it differs from the prediction, the
+    /// request moves to it (in-flight included) before anything else is recorded; the span
+    /// gets `http.route` and its `{method} {route}` name. No effect once the request is
+    /// recorded.
+    pub fn set_route(&mut self, method: &str, path: &str, route: Option<&str>) {
+        if self.done {
+            return;
+        }
+        let matched = self.recorder.config.matched_route(method, path, route);
+        let label = matched.unwrap_or(UNMATCHED_ROUTE);
+        if *self.entry.route != *label {
+            let entry = self.recorder.route_entry(self.entry.method, label);
+            if self.record_metrics {
+                self.entry.in_flight.dec();
+                entry.in_flight.inc();
+            }
+            self.entry = entry;
+        }
+        if matched.is_some() && !self.span.is_disabled() {
+            let name = SpanName {
+                method: self.entry.method,
+                route: matched,
+            };
+            self.span.record("http.route", matched);
+            // Before the OpenTelemetry span starts, `otel.name` renames it; after, the
+            // OpenTelemetry API does.
+            self.span
+                .record("otel.name", tracing::field::display(&name));
+            #[cfg(feature = "otel")]
+            {
+                use opentelemetry::trace::TraceContextExt as _;
+                tracing_opentelemetry::OpenTelemetrySpanExt::context(&self.span)
+                    .span()
+                    .update_name(name.to_string());
+            }
+        }
     }
 
     /// Records the response status on the span (`http.response.status_code`; `error.type` and

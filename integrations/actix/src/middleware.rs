@@ -16,7 +16,9 @@ use unitel::http::server::{
     response_has_body, watch_request_body,
 };
 
-use crate::route_cache::RouteCache;
+use std::rc::Rc;
+
+use crate::route_cache::{RouteAnswer, RouteCache};
 use crate::{RequestPayload, ResponseBody};
 
 /// Middleware recording HTTP server metrics and spans for every request; wrap the `App` with it.
@@ -82,18 +84,18 @@ where
         ready(Ok(HttpMetricsMiddleware {
             service,
             recorder: self.recorder.clone(),
-            routes: RouteCache::new(),
+            routes: Rc::new(RouteCache::new()),
         }))
     }
 }
 
 /// The service [`HttpMetrics`] wraps the application in (one per worker, each with its own
-/// bounded cache of path → route template).
+/// bounded tables of path → route template).
 #[derive(Debug)]
 pub struct HttpMetricsMiddleware<S> {
     service: S,
     recorder: HttpServerRecorder,
-    routes: RouteCache,
+    routes: Rc<RouteCache>,
 }
 
 /// Request headers of actix's `http` version, read by the core recorder.
@@ -153,6 +155,7 @@ where
             return MiddlewareFuture {
                 inner: self.service.call(req),
                 request: None,
+                check: None,
                 body_failed: false,
             };
         }
@@ -164,19 +167,32 @@ where
             });
         }
         // Before routing, the pattern comes from the resource map (regex captures and a
-        // String), so it is remembered per path.
+        // String): remembered per path, predicted per path shape and checked after routing.
+        let mut check = None;
         let request = self.routes.with_route(
             req.path(),
             || req.match_pattern(),
-            |route| {
-                self.recorder.start(&RequestParts {
+            |answer| {
+                let parts = RequestParts {
                     method: req.method().as_str(),
-                    route,
+                    route: None,
                     path: req.path(),
                     scheme: req.app_config().secure().then_some("https"),
                     version: http_version(req.version()),
                     headers: &ActixHeaders(req.headers()),
-                })
+                };
+                match answer {
+                    RouteAnswer::Known(route) => {
+                        self.recorder.start(&RequestParts { route, ..parts })
+                    }
+                    RouteAnswer::Predicted { route, shape } => {
+                        check = Some(RouteCheck {
+                            routes: Rc::clone(&self.routes),
+                            shape,
+                        });
+                        self.recorder.start_with_predicted_route(&parts, route)
+                    }
+                }
             },
         );
         let inner = {
@@ -186,8 +202,27 @@ where
         MiddlewareFuture {
             inner,
             request: Some(request),
+            check,
             body_failed: false,
         }
+    }
+}
+
+/// A route predicted from the path's shape, to check against the route actix matched.
+struct RouteCheck {
+    routes: Rc<RouteCache>,
+    shape: u64,
+}
+
+impl RouteCheck {
+    /// Gives `request` the route actix matched (the resource's pattern, cheap once routed);
+    /// a wrong prediction moves the request and retires the shape.
+    fn settle(self, request: &mut ServerRequest, routed: &actix_web::HttpRequest) {
+        let route = routed.match_pattern();
+        if route.as_deref() != Some(request.route_label()) {
+            self.routes.mispredicted(self.shape);
+        }
+        request.set_route(routed.method().as_str(), routed.path(), route.as_deref());
     }
 }
 
@@ -219,6 +254,8 @@ pin_project! {
         #[pin]
         inner: F,
         request: Option<ServerRequest>,
+        // The route was predicted: check it once routed.
+        check: Option<RouteCheck>,
         // The request body failed to arrive: the client went away.
         body_failed: bool,
     }
@@ -265,6 +302,9 @@ where
                 Poll::Ready(result.map(|res| res.map_body(|_, b| ResponseBody::new(b, None))))
             }
             Ok(Poll::Ready(Ok(mut response))) => {
+                if let Some(check) = this.check.take() {
+                    check.settle(&mut request, response.request());
+                }
                 let status = response.status().as_u16();
                 request.response_started(status);
                 if let Some(value) = request
