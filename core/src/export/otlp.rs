@@ -484,11 +484,10 @@ fn attributes<C>(family: &Family<C>, series: &Series<C>, overflow: bool) -> Vec<
 fn with_overflow<C>(
     snapshot: crate::registry::FamilySnapshot<C>,
 ) -> impl Iterator<Item = (Arc<Series<C>>, bool)> {
-    snapshot
-        .series
-        .into_iter()
-        .map(|s| (s, false))
-        .chain(snapshot.overflow.map(|s| (s, true)))
+    let crate::registry::FamilySnapshot { series, overflow } = snapshot;
+    (0..series.len())
+        .map(move |i| (Arc::clone(&series[i]), false))
+        .chain(overflow.map(|s| (s, true)))
 }
 
 /// Encodes every family with at least one series as a cumulative OTLP request.

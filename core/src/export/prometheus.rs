@@ -46,11 +46,13 @@ pub(crate) fn render_registry(registry: &Registry) -> String {
 
 type WriteSeries<C> = fn(&mut String, &Family<C>, &Series<C>, bool, &mut Scratch);
 
-/// Per-render buffers: a series' label block, written once and copied into each of its lines,
-/// and the formatted `le` values of the histogram family being written.
+/// Per-render buffers: a series' label block and its bucket-line prefix
+/// (`name_bucket{labels,le="`), written once and copied into each of its lines, and the ends of
+/// the `le` label (`0.005"} `) of the histogram family being written.
 #[derive(Default)]
 struct Scratch {
     labels: String,
+    bucket_prefix: String,
     le: Vec<String>,
 }
 
@@ -86,12 +88,13 @@ fn write_family<C: crate::registry::family::Cell>(
             .map(|b| {
                 let mut s = String::new();
                 write_f64(&mut s, *b);
+                s.push_str("\"} ");
                 s
             })
-            .chain(std::iter::once("+Inf".to_owned()))
+            .chain(std::iter::once("+Inf\"} ".to_owned()))
             .collect();
     }
-    for series in &snapshot.series {
+    for series in snapshot.series.iter() {
         write_series(out, family, series, false, &mut scratch);
     }
     if let Some(overflow) = &snapshot.overflow {
@@ -184,19 +187,21 @@ fn write_histogram(
     let labels = &mut scratch.labels;
     labels.clear();
     write_labels(labels, family, series, overflow);
+    let prefix = &mut scratch.bucket_prefix;
+    prefix.clear();
+    prefix.push_str(name);
+    prefix.push_str("_bucket{");
+    prefix.push_str(labels);
+    if !labels.is_empty() {
+        prefix.push(',');
+    }
+    prefix.push_str("le=\"");
     let mut cumulative = 0u64;
     let mut index = 0usize;
     series.cell.for_each_bucket(|count| {
         cumulative += count;
-        out.push_str(name);
-        out.push_str("_bucket{");
-        out.push_str(labels);
-        if !labels.is_empty() {
-            out.push(',');
-        }
-        out.push_str("le=\"");
-        out.push_str(scratch.le.get(index).map_or("+Inf", String::as_str));
-        out.push_str("\"} ");
+        out.push_str(prefix);
+        out.push_str(scratch.le.get(index).map_or("+Inf\"} ", String::as_str));
         write_u64(out, cumulative);
         out.push('\n');
         index += 1;
@@ -234,8 +239,11 @@ fn write_u64(out: &mut String, mut v: u64) {
             break;
         }
     }
-    // Only ASCII digits were written.
-    out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or("0"));
+    // ASCII digits: pushed one by one (numbers here are short), no UTF-8 check.
+    out.reserve(buf.len() - i);
+    for &digit in &buf[i..] {
+        out.push(char::from(digit));
+    }
 }
 
 /// Writes a float the way Prometheus parses it (`+Inf`, `-Inf`, `NaN`, shortest round-trip).

@@ -3,7 +3,7 @@
 use std::cell::RefCell;
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 use std::thread::LocalKey;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -239,6 +239,8 @@ pub(crate) struct Family<C> {
     /// Label keys as the Prometheus exposition writes them (dots become underscores).
     pub(crate) prom_keys: Box<[Box<str>]>,
     series: RwLock<HashMap<SeriesKey, Arc<Series<C>>, Hasher64>>,
+    /// The series sorted by label values, as of the last snapshot.
+    sorted: Mutex<Arc<[Arc<Series<C>>]>>,
     overflow: Arc<Series<C>>,
     overflow_used: AtomicBool,
     overflow_counter: OnceLock<Option<Arc<Series<CounterCell>>>>,
@@ -270,6 +272,7 @@ impl<C: Cell> Family<C> {
             otlp_name: otlp_name.map(Box::from),
             prom_keys,
             series: RwLock::new(HashMap::with_hasher(Hasher64::default())),
+            sorted: Mutex::new(Arc::from([])),
             overflow: Arc::new(Series::new(empty.clone(), bounds)),
             overflow_used: AtomicBool::new(false),
             overflow_counter: OnceLock::new(),
@@ -406,12 +409,20 @@ impl<C: Cell> Family<C> {
     }
 
     /// Every live series, sorted by label values, then the overflow series if it was used.
+    /// Series are never removed, so the sorted list is rebuilt only when the family has grown
+    /// since the last snapshot.
     pub(crate) fn snapshot(&self) -> FamilySnapshot<C> {
-        let mut series: Vec<Arc<Series<C>>> = {
-            let map = self.series.read().unwrap_or_else(PoisonError::into_inner);
-            map.values().cloned().collect()
-        };
-        series.sort_unstable_by(|a, b| a.labels.cmp(&b.labels));
+        let mut sorted = self.sorted.lock().unwrap_or_else(PoisonError::into_inner);
+        if sorted.len() != self.series_count() {
+            let mut all: Vec<Arc<Series<C>>> = {
+                let map = self.series.read().unwrap_or_else(PoisonError::into_inner);
+                map.values().cloned().collect()
+            };
+            all.sort_unstable_by(|a, b| a.labels.cmp(&b.labels));
+            *sorted = all.into();
+        }
+        let series = Arc::clone(&sorted);
+        drop(sorted);
         FamilySnapshot {
             series,
             overflow: self
@@ -507,7 +518,7 @@ impl<C: Cell> Family<C> {
 
 /// The series of a family at one instant (values are read when formatted).
 pub(crate) struct FamilySnapshot<C> {
-    pub(crate) series: Vec<Arc<Series<C>>>,
+    pub(crate) series: Arc<[Arc<Series<C>>]>,
     pub(crate) overflow: Option<Arc<Series<C>>>,
 }
 
@@ -575,6 +586,25 @@ mod tests {
             let expected = if i % 2 == 0 { 30.0 } else { 0.0 };
             assert_eq!(value(&b, &values), expected, "{values:?}");
         }
+    }
+
+    #[test]
+    fn a_render_after_new_series_lists_them_in_order() {
+        let registry = Registry::new();
+        let requests = registry.counter(&HTTP_REQUESTS_TOTAL);
+        let line = |route: &str, n: u32| {
+            format!("http_requests_total{{method=\"GET\",route=\"{route}\",status=\"200\"}} {n}")
+        };
+        requests.inc_with(&["GET", "/b", "200"]);
+        assert!(registry.render().contains(&line("/b", 1)));
+        requests.inc_with(&["GET", "/c", "200"]);
+        requests.inc_with(&["GET", "/a", "200"]);
+        requests.inc_with(&["GET", "/b", "200"]);
+        let text = registry.render();
+        let at = |route| text.find(&line(route, if route == "/b" { 2 } else { 1 }));
+        let (a, b, c) = (at("/a"), at("/b"), at("/c"));
+        assert!(a.is_some() && b.is_some() && c.is_some(), "{text}");
+        assert!(a < b && b < c, "{text}");
     }
 
     #[test]
