@@ -4,3 +4,5 @@ pub mod prometheus;
 
 #[cfg(feature = "otel")]
 pub(crate) mod otlp;
+#[cfg(feature = "otel")]
+pub(crate) mod otlp_spans;

@@ -1,8 +1,8 @@
 //! OTLP export over gRPC or HTTP/protobuf, from the export thread.
 //!
 //! Spans: a [`QueueingSpanProcessor`] hands each ended span to a bounded queue without ever
-//! blocking; a batch task on the export thread sends batches through `opentelemetry-otlp`'s
-//! exporter with a timeout. A full queue drops the span and counts it in
+//! blocking; a batch task on the export thread encodes each batch straight into an OTLP request
+//! ([`super::otlp_spans`]) and sends it with a timeout. A full queue drops the span and counts it in
 //! `unitel_export_failures_total{signal="traces"}`; a failed batch counts all its spans.
 //!
 //! Metrics: every interval the registry is encoded as a cumulative OTLP request (the same
@@ -13,19 +13,20 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use opentelemetry::Context;
-use opentelemetry_otlp::{Protocol, WithExportConfig as _};
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_client::MetricsServiceClient;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
 use opentelemetry_proto::tonic::metrics::v1 as pm;
 use opentelemetry_proto::tonic::resource::v1::Resource as ProtoResource;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
-use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter as _, SpanProcessor};
+use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::config::{OtlpProtocol, TelemetryConfig};
 use crate::registry::{AnyFamily, CounterCell, Family, GaugeCell, HistogramCell, Registry, Series};
 use crate::runtime::{ExportRuntime, wait_reply};
+
+use super::otlp_spans::SpanSender;
 
 const TRACES: usize = 0;
 const METRICS: usize = 1;
@@ -154,27 +155,6 @@ pub(crate) fn sdk_resource(config: &TelemetryConfig) -> opentelemetry_sdk::Resou
         .build()
 }
 
-fn build_span_exporter(
-    config: &TelemetryConfig,
-) -> Result<opentelemetry_otlp::SpanExporter, String> {
-    let endpoint = config.otlp_endpoint().to_owned();
-    let built = match config.otlp_protocol() {
-        OtlpProtocol::Grpc => opentelemetry_otlp::SpanExporter::builder()
-            .with_tonic()
-            .with_endpoint(endpoint)
-            .with_protocol(Protocol::Grpc)
-            .with_timeout(config.otlp_timeout)
-            .build(),
-        OtlpProtocol::HttpProtobuf => opentelemetry_otlp::SpanExporter::builder()
-            .with_http()
-            .with_endpoint(format!("{endpoint}/v1/traces"))
-            .with_protocol(Protocol::HttpBinary)
-            .with_timeout(config.otlp_timeout)
-            .build(),
-    };
-    built.map_err(|e| e.to_string())
-}
-
 /// Starts the span pipeline on the export thread.
 pub(crate) fn start_spans(
     runtime: &ExportRuntime,
@@ -190,8 +170,12 @@ pub(crate) fn start_spans(
     let reg = registry.clone();
     let ready = Arc::clone(&batch_ready);
     let started = runtime.run(Duration::from_secs(10), async move {
-        let mut exporter = build_span_exporter(&cfg)?;
-        exporter.set_resource(&sdk_resource(&cfg));
+        let exporter = SpanSender::new(
+            cfg.otlp_protocol(),
+            cfg.otlp_endpoint(),
+            cfg.otlp_timeout,
+            &resource_attributes(&cfg),
+        )?;
         let queue = SpanQueue {
             spans: spans_rx,
             batch: Vec::with_capacity(batch_size),
@@ -234,7 +218,7 @@ impl SpanQueue {
     async fn drain(
         &mut self,
         everything: bool,
-        exporter: &opentelemetry_otlp::SpanExporter,
+        exporter: &mut SpanSender,
         config: &TelemetryConfig,
         registry: &Registry,
     ) -> bool {
@@ -258,7 +242,7 @@ impl SpanQueue {
 }
 
 async fn batch_loop(
-    exporter: opentelemetry_otlp::SpanExporter,
+    mut exporter: SpanSender,
     mut queue: SpanQueue,
     batch_ready: Arc<tokio::sync::Notify>,
     mut control: mpsc::UnboundedReceiver<Control>,
@@ -270,18 +254,17 @@ async fn batch_loop(
     loop {
         let open = tokio::select! {
             () = batch_ready.notified() => {
-                queue.drain(false, &exporter, &config, &registry).await
+                queue.drain(false, &mut exporter, &config, &registry).await
             }
-            _ = tick.tick() => queue.drain(true, &exporter, &config, &registry).await,
+            _ = tick.tick() => queue.drain(true, &mut exporter, &config, &registry).await,
             msg = control.recv() => match msg {
                 Some(Control::Flush(reply)) => {
-                    let open = queue.drain(true, &exporter, &config, &registry).await;
+                    let open = queue.drain(true, &mut exporter, &config, &registry).await;
                     let _ = reply.send(());
                     open
                 }
                 Some(Control::Shutdown(reply)) => {
-                    queue.drain(true, &exporter, &config, &registry).await;
-                    let _ = exporter.shutdown();
+                    queue.drain(true, &mut exporter, &config, &registry).await;
                     let _ = reply.send(());
                     false
                 }
@@ -300,21 +283,28 @@ async fn batch_loop(
 }
 
 async fn export(
-    exporter: &opentelemetry_otlp::SpanExporter,
+    exporter: &mut SpanSender,
     batch: &mut Vec<SpanData>,
     config: &TelemetryConfig,
     registry: &Registry,
 ) {
-    let spans = std::mem::take(batch);
-    let count = spans.len() as u64;
-    let result = tokio::time::timeout(config.otlp_timeout, exporter.export(spans)).await;
+    let count = batch.len() as u64;
+    let result = tokio::time::timeout(config.otlp_timeout, exporter.send(batch)).await;
+    batch.clear();
     let failure = match result {
-        Ok(Ok(())) => None,
-        Ok(Err(e)) => Some(e.to_string()),
-        Err(_) => Some(format!("export timed out after {:?}", config.otlp_timeout)),
+        Ok(Ok(0)) => None,
+        Ok(Ok(rejected)) => Some((
+            rejected.min(count),
+            format!("the collector rejected {rejected} of {count} spans"),
+        )),
+        Ok(Err(e)) => Some((count, e)),
+        Err(_) => Some((
+            count,
+            format!("export timed out after {:?}", config.otlp_timeout),
+        )),
     };
-    if let Some(reason) = failure {
-        registry.shared().export_failure(TRACES, count);
+    if let Some((lost, reason)) = failure {
+        registry.shared().export_failure(TRACES, lost);
         registry.shared().warn_export("traces", &reason);
     }
 }
