@@ -13,6 +13,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use opentelemetry::trace::{SpanKind, Status};
 use opentelemetry::{Array, InstrumentationScope, KeyValue, Value};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
 use opentelemetry_sdk::trace::SpanData;
 use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint, key_len};
 
@@ -542,17 +543,12 @@ impl SpanSender {
                     return Err(format!("collector answered {}", response.status()));
                 }
                 let answer = response.bytes().await.map_err(|e| e.to_string())?;
-                Ok(
-                    prost::Message::decode(answer).map_or(0, |r: ExportTraceServiceResponse| {
-                        rejected(&r)
-                    }),
-                )
+                Ok(prost::Message::decode(answer)
+                    .map_or(0, |r: ExportTraceServiceResponse| rejected(&r)))
             }
         }
     }
 }
-
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
 
 fn rejected(response: &ExportTraceServiceResponse) -> u64 {
     response
@@ -715,8 +711,7 @@ mod tests {
             other.span_builder("k").with_kind(kind).start(&other).end();
         }
         let _ = provider.shutdown();
-        let spans = collect.0.lock().unwrap().clone();
-        spans
+        collect.0.lock().unwrap().clone()
     }
 
     fn resource() -> opentelemetry_sdk::Resource {
@@ -762,7 +757,12 @@ mod tests {
     #[test]
     fn an_empty_batch_is_a_valid_request() {
         let mut out = vec![1, 2, 3];
-        encode_request(&encode_resource(std::iter::empty()), &[], &mut Vec::new(), &mut out);
+        encode_request(
+            &encode_resource(std::iter::empty()),
+            &[],
+            &mut Vec::new(),
+            &mut out,
+        );
         let decoded = ExportTraceServiceRequest::decode(out.as_slice()).unwrap();
         assert_eq!(decoded.resource_spans.len(), 1);
         assert!(decoded.resource_spans[0].scope_spans.is_empty());
