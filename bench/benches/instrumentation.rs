@@ -6,7 +6,8 @@
 //!   (axum: the `MatchedPath` extension; actix: `ServiceRequest::match_pattern()`);
 //! * `http_in_process`: one `GET /api/items/42` through the real router, in process (no
 //!   socket), bare and with each metrics layer (unitel, axum-prometheus, actix-web-prom); for
-//!   actix also with a new id per request (`fresh ids`: unitel-actix's route cache misses);
+//!   actix also with a new id per request (`fresh ids`: unitel-actix predicts the route from the
+//!   path shape and checks it after routing);
 //! * `llm`: one `LlmCall` from start to `finish` with cost;
 //! * `db`: operation/table extraction and sanitizing of a 1 KB SQL statement.
 //!
@@ -201,8 +202,8 @@ fn http_in_process(c: &mut Criterion) {
     g.bench_function("axum + axum-prometheus", |b| b.iter(|| drain(&prom_router)));
 
     let system = actix_web::rt::System::new();
-    // `/api/items/42` every time, or (`fresh ids`) a new id per request: a path unitel-actix's
-    // route cache has not seen, resolved through actix's resource map.
+    // `/api/items/42` every time, or (`fresh ids`) a new id per request: a path unitel-actix
+    // has not seen, whose route it predicts from the path's shape and checks after routing.
     let mut next_id = 0_u64;
     let mut fresh_uri = move || {
         next_id += 1;
@@ -249,7 +250,7 @@ fn http_in_process(c: &mut Criterion) {
         fresh_uri
     );
     actix_case!(
-        "actix + unitel HttpMetrics, fresh ids (route cache miss)",
+        "actix + unitel HttpMetrics, fresh ids (route predicted from the path shape)",
         actix_web::App::new()
             .wrap(metrics.clone())
             .configure(unitel_bench::apps::actix_app::routes),
