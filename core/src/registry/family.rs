@@ -337,7 +337,7 @@ impl<C: Cell> Family<C> {
             {
                 return record(&entry.series);
             }
-            record(&self.series_checked(values, hash))
+            record(&self.series_from_map(values, hash))
         })
     }
 
@@ -354,8 +354,9 @@ impl<C: Cell> Family<C> {
         });
     }
 
+    /// The series for checked `values` (`hash`: their [`local_hash`]): from this thread's
+    /// cache, else [`series_from_map`](Self::series_from_map).
     fn series_checked(&self, values: &[&str], hash: u64) -> Arc<Series<C>> {
-        let key = LookupKey(values);
         let found = C::local_series().try_with(|local| {
             let local = local.try_borrow().ok()?;
             let entry = local.slots[local_slot(self.id, hash)].as_ref()?;
@@ -364,9 +365,16 @@ impl<C: Cell> Family<C> {
                 && same_labels(values, &entry.series.labels))
             .then(|| Arc::clone(&entry.series))
         });
-        if let Ok(Some(series)) = found {
-            return series;
+        match found {
+            Ok(Some(series)) => series,
+            _ => self.series_from_map(values, hash),
         }
+    }
+
+    /// The series for checked `values` from the family's map, created if new and under the
+    /// cap; remembered in this thread's cache.
+    fn series_from_map(&self, values: &[&str], hash: u64) -> Arc<Series<C>> {
+        let key = LookupKey(values);
         {
             let map = self.series.read().unwrap_or_else(PoisonError::into_inner);
             if let Some(s) = map.get(&key) {
