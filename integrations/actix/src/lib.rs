@@ -28,8 +28,12 @@
 //!   [`match_pattern`](actix_web::HttpRequest::match_pattern) (scopes included; `unmatched` for
 //!   404s and default services, never the raw path) and the status code. Before routing,
 //!   actix resolves a template with regex captures; each worker remembers the templates of up
-//!   to 512 recent paths (a fixed table: a new path replaces the one in its slot), so a path
-//!   seen again costs a hash lookup instead.
+//!   to 512 recent paths, and predicts the template of a new path from paths of the same shape
+//!   (segments with a digit blanked: `/api/items/#`), checked against the route actix matched
+//!   once routed: a wrong prediction moves the request to the right route before it is
+//!   recorded, and that shape is not predicted again. Both tables are fixed-size: random URLs
+//!   never grow them. A predicted request that ends without a response (panic, client gone)
+//!   keeps the predicted route and its span has no `http.route`.
 //! - A server span `{method} {route}` (`{method}` alone when no route matched, `HTTP` for a
 //!   method outside the standard set) with the OpenTelemetry HTTP attributes
 //!   (`http.request.method`, `http.route`, `url.path`, `url.scheme`,
