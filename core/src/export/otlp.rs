@@ -309,6 +309,26 @@ async fn export(
     }
 }
 
+/// A lazily connecting gRPC channel to the collector, each call bounded by `timeout`.
+pub(crate) fn grpc_channel(
+    endpoint: &str,
+    timeout: Duration,
+) -> Result<tonic::transport::Channel, String> {
+    Ok(tonic::transport::Endpoint::from_shared(endpoint.to_owned())
+        .map_err(|e| format!("OTLP endpoint {endpoint}: {e}"))?
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .connect_lazy())
+}
+
+/// The HTTP client of the `http/protobuf` protocol, each request bounded by `timeout`.
+pub(crate) fn http_client(timeout: Duration) -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .build()
+        .map_err(|e| e.to_string())
+}
+
 // --- metrics -----------------------------------------------------------------------------------
 
 enum MetricsClient {
@@ -352,19 +372,12 @@ pub(crate) fn start_metrics(
     let reg = registry.clone();
     let started = runtime.run(Duration::from_secs(10), async move {
         let client = match cfg.otlp_protocol() {
-            OtlpProtocol::Grpc => {
-                let endpoint =
-                    tonic::transport::Endpoint::from_shared(cfg.otlp_endpoint().to_owned())
-                        .map_err(|e| e.to_string())?
-                        .timeout(cfg.otlp_timeout)
-                        .connect_timeout(cfg.otlp_timeout);
-                MetricsClient::Grpc(MetricsServiceClient::new(endpoint.connect_lazy()))
-            }
+            OtlpProtocol::Grpc => MetricsClient::Grpc(MetricsServiceClient::new(grpc_channel(
+                cfg.otlp_endpoint(),
+                cfg.otlp_timeout,
+            )?)),
             OtlpProtocol::HttpProtobuf => MetricsClient::Http {
-                client: reqwest::Client::builder()
-                    .timeout(cfg.otlp_timeout)
-                    .build()
-                    .map_err(|e| e.to_string())?,
+                client: http_client(cfg.otlp_timeout)?,
                 url: format!("{}/v1/metrics", cfg.otlp_endpoint()),
             },
         };

@@ -484,19 +484,11 @@ impl SpanSender {
         resource: &[(String, String)],
     ) -> Result<Self, String> {
         let client = match protocol {
-            crate::config::OtlpProtocol::Grpc => {
-                let channel = tonic::transport::Endpoint::from_shared(endpoint.to_owned())
-                    .map_err(|e| format!("OTLP endpoint {endpoint}: {e}"))?
-                    .timeout(timeout)
-                    .connect_timeout(timeout)
-                    .connect_lazy();
-                SpanClient::Grpc(tonic::client::Grpc::new(channel))
-            }
+            crate::config::OtlpProtocol::Grpc => SpanClient::Grpc(tonic::client::Grpc::new(
+                super::otlp::grpc_channel(endpoint, timeout)?,
+            )),
             crate::config::OtlpProtocol::HttpProtobuf => SpanClient::Http {
-                client: reqwest::Client::builder()
-                    .timeout(timeout)
-                    .build()
-                    .map_err(|e| e.to_string())?,
+                client: super::otlp::http_client(timeout)?,
                 url: format!("{endpoint}/v1/traces"),
             },
         };
