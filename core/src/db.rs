@@ -1030,8 +1030,11 @@ pub struct DbTarget<'a> {
 /// and (when given) `db.query.text`. Record the outcome with [`record_returned_rows`] and
 /// [`record_query_error`].
 ///
-/// Integrations capture `Span::current()` when the query is issued and create the span when
-/// it starts running, so a query that is never polled leaves no span.
+/// Integrations capture what is current when the query is issued
+/// ([`SpanParent::current`](crate::trace::SpanParent::current)) and create the span when it
+/// starts running (`parent.child(|p| query_span(p, ..))`), so a query that is never polled
+/// leaves no span. Given a disabled `parent`, the span follows the current OpenTelemetry
+/// context.
 ///
 /// ```
 /// use unitel::db::{DbTarget, StatementInfo, query_span};
@@ -1065,6 +1068,17 @@ pub fn query_span(
         server.address = tracing::field::Empty,
         server.port = tracing::field::Empty,
     );
+    // No `tracing` parent: the span follows the current OpenTelemetry context (a server span
+    // of unitel's HTTP layers is an OpenTelemetry span, see `unitel::trace::SpanParent`).
+    #[cfg(feature = "otel")]
+    if parent.is_disabled() && !span.is_disabled() {
+        use opentelemetry::trace::TraceContextExt as _;
+        use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+        let cx = opentelemetry::Context::current();
+        if cx.has_active_span() {
+            let _ = span.set_parent(cx);
+        }
+    }
     if !span.is_disabled() {
         if let Some(ns) = target.namespace {
             span.record("db.namespace", ns);

@@ -334,6 +334,7 @@ fn init_inner(config: &TelemetryConfig) -> Result<TelemetryGuard, InitError> {
                 ]),
             );
             let tracer = provider.tracer("unitel");
+            crate::trace::install_tracer(tracer.clone());
             guard.provider = Some(provider);
             crate::sampling::install(config.sampler);
             if config.install_subscriber {

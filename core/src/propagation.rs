@@ -114,6 +114,13 @@ impl RemoteContext {
     pub fn as_otel_context(&self) -> &opentelemetry::Context {
         &self.cx
     }
+
+    /// The OpenTelemetry context, by value.
+    #[cfg(feature = "otel")]
+    #[must_use]
+    pub fn into_otel_context(self) -> opentelemetry::Context {
+        self.cx
+    }
 }
 
 #[cfg(feature = "otel")]
@@ -288,6 +295,24 @@ pub fn inject_context_from(span: &tracing::Span, headers: &mut HeaderMap) {
     }
     #[cfg(not(feature = "otel"))]
     let _ = (span, headers);
+}
+
+/// The `traceparent` value of the span of OpenTelemetry context `cx`, if it is valid.
+#[cfg(feature = "otel")]
+#[must_use]
+pub fn traceparent_of(cx: &opentelemetry::Context) -> Option<String> {
+    use opentelemetry::trace::{TraceContextExt as _, TraceFlags};
+    let span = cx.span();
+    let sc = span.span_context();
+    // As the W3C propagator writes it: only the `sampled` flag.
+    sc.is_valid().then(|| {
+        format!(
+            "00-{}-{}-{:02x}",
+            sc.trace_id(),
+            sc.span_id(),
+            (sc.trace_flags() & TraceFlags::SAMPLED).to_u8()
+        )
+    })
 }
 
 /// The `traceparent` value of `span`, e.g. for a response header.

@@ -2,6 +2,12 @@
 //! `record_error`, over `tracing` spans that [`init`](crate::init()) turns into OpenTelemetry
 //! spans.
 //!
+//! The "current span" of these helpers is the current `tracing` span, or, where none is
+//! current, the active OpenTelemetry span: inside a request served through unitel's HTTP
+//! layers with `init`'s trace pipeline, the server span is an OpenTelemetry span made active
+//! while the handler runs (it is not a `tracing` span, see
+//! [`http::server`](crate::http::server)), and the helpers reach it there.
+//!
 //! ```
 //! use unitel::trace::{add_span_event, record_error, set_span_attribute, start_span};
 //!
@@ -98,7 +104,32 @@ pub fn start_span(name: impl Into<Cow<'static, str>>) -> tracing::Span {
 
 /// Adds an event to the current span.
 pub fn add_span_event(name: &str, attributes: &[(&str, AttributeValue)]) {
-    add_event_to(&tracing::Span::current(), name, attributes);
+    let current = tracing::Span::current();
+    #[cfg(feature = "otel")]
+    if current.is_disabled() {
+        with_active_span(|span| span.add_event(name.to_owned(), key_values(attributes)));
+        return;
+    }
+    add_event_to(&current, name, attributes);
+}
+
+#[cfg(feature = "otel")]
+fn key_values(attributes: &[(&str, AttributeValue)]) -> Vec<opentelemetry::KeyValue> {
+    attributes
+        .iter()
+        .map(|(k, v)| opentelemetry::KeyValue::new((*k).to_owned(), v.clone()))
+        .collect()
+}
+
+/// Runs `f` on the active OpenTelemetry span when it records (no current `tracing` span).
+#[cfg(feature = "otel")]
+fn with_active_span(f: impl FnOnce(&opentelemetry::trace::SpanRef<'_>)) {
+    use opentelemetry::trace::TraceContextExt as _;
+    let cx = opentelemetry::Context::current();
+    let span = cx.span();
+    if span.is_recording() {
+        f(&span);
+    }
 }
 
 /// Adds an event to `span`.
@@ -106,11 +137,7 @@ pub fn add_event_to(span: &tracing::Span, name: &str, attributes: &[(&str, Attri
     #[cfg(feature = "otel")]
     {
         use tracing_opentelemetry::OpenTelemetrySpanExt as _;
-        let kvs = attributes
-            .iter()
-            .map(|(k, v)| opentelemetry::KeyValue::new((*k).to_owned(), v.clone()))
-            .collect();
-        span.add_event(name.to_owned(), kvs);
+        span.add_event(name.to_owned(), key_values(attributes));
     }
     #[cfg(not(feature = "otel"))]
     {
@@ -121,7 +148,16 @@ pub fn add_event_to(span: &tracing::Span, name: &str, attributes: &[(&str, Attri
 
 /// Sets an attribute on the current span.
 pub fn set_span_attribute(key: &str, value: impl Into<AttributeValue>) {
-    set_attribute_on(&tracing::Span::current(), key, value);
+    let current = tracing::Span::current();
+    #[cfg(feature = "otel")]
+    if current.is_disabled() {
+        let value = value.into();
+        with_active_span(|span| {
+            span.set_attribute(opentelemetry::KeyValue::new(key.to_owned(), value));
+        });
+        return;
+    }
+    set_attribute_on(&current, key, value);
 }
 
 /// Sets an attribute on `span`.
@@ -138,7 +174,23 @@ pub fn set_attribute_on(span: &tracing::Span, key: &str, value: impl Into<Attrib
 /// Marks the current span as failed: status Error with the error's message, and an `exception`
 /// event carrying `exception.message`.
 pub fn record_error(err: &dyn std::error::Error) {
-    record_error_on(&tracing::Span::current(), err);
+    let current = tracing::Span::current();
+    #[cfg(feature = "otel")]
+    if current.is_disabled() {
+        with_active_span(|span| {
+            let message = err.to_string();
+            span.add_event(
+                "exception",
+                vec![opentelemetry::KeyValue::new(
+                    "exception.message",
+                    message.clone(),
+                )],
+            );
+            span.set_status(opentelemetry::trace::Status::error(message));
+        });
+        return;
+    }
+    record_error_on(&current, err);
 }
 
 /// Marks `span` as failed (see [`record_error`]).
@@ -171,4 +223,81 @@ pub fn set_error_type(span: &tracing::Span, error_type: &'static str) {
         use tracing_opentelemetry::OpenTelemetrySpanExt as _;
         span.set_status(opentelemetry::trace::Status::error(error_type));
     }
+}
+
+/// The parent of a span that is created later than the moment it belongs to (e.g. at a
+/// future's first poll): the `tracing` span current now, or, where none is, the current
+/// OpenTelemetry context (inside a request served through unitel's HTTP layers, whose server
+/// span is an OpenTelemetry span; or an unsampled request's context, so the child is dropped
+/// with it).
+///
+/// ```
+/// use unitel::trace::SpanParent;
+///
+/// let parent = SpanParent::current();
+/// let span = parent.child(|p| tracing::info_span!(parent: p.id(), "later"));
+/// # drop(span);
+/// ```
+#[derive(Debug, Clone)]
+pub struct SpanParent {
+    span: tracing::Span,
+    #[cfg(feature = "otel")]
+    context: Option<opentelemetry::Context>,
+}
+
+impl SpanParent {
+    /// What is current now.
+    #[must_use]
+    pub fn current() -> Self {
+        let span = tracing::Span::current();
+        #[cfg(feature = "otel")]
+        let context = if span.is_disabled() {
+            use opentelemetry::trace::TraceContextExt as _;
+            let cx = opentelemetry::Context::current();
+            cx.has_active_span().then_some(cx)
+        } else {
+            None
+        };
+        Self {
+            span,
+            #[cfg(feature = "otel")]
+            context,
+        }
+    }
+
+    /// The `tracing` span that was current (disabled when none was).
+    #[must_use]
+    pub fn span(&self) -> &tracing::Span {
+        &self.span
+    }
+
+    /// Creates a child with `make`, which is given the parent `tracing` span (create the child
+    /// with `parent: p.id()`); where the parent is an OpenTelemetry context, the child is
+    /// attached to it.
+    pub fn child(&self, make: impl FnOnce(&tracing::Span) -> tracing::Span) -> tracing::Span {
+        let child = make(&self.span);
+        #[cfg(feature = "otel")]
+        if let Some(cx) = &self.context
+            && !child.is_disabled()
+        {
+            use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+            let _ = child.set_parent(cx.clone());
+        }
+        child
+    }
+}
+
+/// The tracer of `init`'s trace pipeline, which the HTTP server layers start their server spans
+/// with directly (see [`http::server`](crate::http::server)).
+#[cfg(feature = "otel")]
+static TRACER: std::sync::OnceLock<opentelemetry_sdk::trace::Tracer> = std::sync::OnceLock::new();
+
+#[cfg(feature = "otel")]
+pub(crate) fn install_tracer(tracer: opentelemetry_sdk::trace::Tracer) {
+    let _ = TRACER.set(tracer);
+}
+
+#[cfg(feature = "otel")]
+pub(crate) fn tracer() -> Option<&'static opentelemetry_sdk::trace::Tracer> {
+    TRACER.get()
 }

@@ -21,7 +21,7 @@
 //!     version: http::Version::HTTP_11,
 //!     headers: &headers,
 //! });
-//! // ... the handler runs inside `request.span()` ...
+//! // ... the handler is polled inside `request.enter()` ...
 //! request.response_started(200);
 //! // ... the body is sent ...
 //! request.finish();
@@ -390,7 +390,7 @@ impl Equivalent<RouteKey> for RouteLookup<'_> {
 /// Handles of one (method, route): its in-flight gauge and its first statuses' handles.
 struct RouteEntry {
     method: &'static str,
-    route: Box<str>,
+    route: Arc<str>,
     in_flight: Gauge,
     statuses: [OnceLock<StatusHandles>; STATUS_SLOTS],
 }
@@ -515,14 +515,15 @@ impl HttpServerRecorder {
             entry.in_flight.inc();
         }
         #[cfg_attr(not(feature = "otel"), allow(unused_variables))]
-        let (span, unsampled) = new_span(&inner.config, parts, method, traced);
+        // `traced` is the recorded route when given: the span shares the entry's string.
+        let (span, context) = new_span(&inner.config, parts, method, traced.map(|_| &entry.route));
         ServerRequest {
             recorder: Arc::clone(&self.inner),
             entry,
             start: Instant::now(),
             span,
             #[cfg(feature = "otel")]
-            unsampled,
+            context,
             status: None,
             error_type: None,
             done: false,
@@ -559,7 +560,7 @@ impl RecorderInner {
         }
         let entry = Arc::new(RouteEntry {
             method,
-            route: route.into(),
+            route: Arc::from(route),
             in_flight: inner.in_flight.with_labels(&[method, route]),
             statuses: Default::default(),
         });
@@ -627,59 +628,165 @@ impl fmt::Display for SpanName<'_> {
     }
 }
 
-/// A non-sampled OpenTelemetry context an unsampled request keeps current while it is served.
+/// The OpenTelemetry context a request is served in (see [`ServerRequest::context`]).
 #[cfg(feature = "otel")]
-type UnsampledContext = Option<opentelemetry::Context>;
+type RequestContext = Option<ServedContext>;
 #[cfg(not(feature = "otel"))]
-type UnsampledContext = ();
+type RequestContext = ();
 
-/// The request's server span, or (an unsampled request, decided before any span exists) no
-/// span and the non-sampled context its children follow.
+/// The context a request is made current in while it is served.
+#[cfg(feature = "otel")]
+#[derive(Debug)]
+struct ServedContext {
+    cx: opentelemetry::Context,
+    /// `cx` holds the request's own server span (sampled), which the request completes and
+    /// ends; otherwise it is an unsampled request's non-sampled context.
+    own_span: bool,
+}
+
+/// The request's server span.
+///
+/// With `init`'s trace pipeline (unitel's tracer installed) the server span is started
+/// directly through the OpenTelemetry API, with its attributes as static strings where they
+/// can be, and made the current OpenTelemetry context while the request is polled: `tracing`
+/// spans opened meanwhile (handlers, database, LLM and client spans) become its children
+/// through `tracing-opentelemetry`, which parents a span without a `tracing` parent on the
+/// current OpenTelemetry context. An unsampled request (decided before any span exists) gets
+/// no span, only the non-sampled context its children follow.
+///
+/// Without that pipeline (no `init`, or a subscriber of the application's own), the server
+/// span is a `tracing` span, for whatever subscriber is installed.
 fn new_span(
     config: &HttpServerConfig,
     parts: &RequestParts<'_>,
     method: &'static str,
-    route: Option<&str>,
-) -> (tracing::Span, UnsampledContext) {
+    route: Option<&Arc<str>>,
+) -> (tracing::Span, RequestContext) {
+    #[cfg(feature = "otel")]
+    if let Some(tracer) = crate::trace::tracer() {
+        return (
+            tracing::Span::none(),
+            direct_span(tracer, config, parts, method, route),
+        );
+    }
     // No subscriber wants server spans (metrics only): nothing to build, parse or evaluate.
     // (`info_span!` would still evaluate every field for the `log` fallback when no
     // subscriber is installed at all.)
     if !tracing::span_enabled!(target: "unitel::http::server", tracing::Level::INFO) {
-        return (tracing::Span::none(), UnsampledContext::default());
+        return (tracing::Span::none(), RequestContext::default());
     }
+    let span = server_span(config, parts, method, route.map(|r| &**r));
     #[cfg(feature = "otel")]
+    if !span.is_disabled()
+        && let Some(remote) = remote_context(parts.headers)
     {
-        use crate::sampling::Decision;
-        // Only a request that carries propagation headers pays for parsing them.
-        let remote = remote_context(parts.headers);
-        match crate::sampling::decide(remote.as_ref().map(RemoteContext::as_otel_context)) {
-            Decision::Drop(cx) => (tracing::Span::none(), cx),
-            Decision::Sample => {
-                let span = server_span(config, parts, method, route);
-                if !span.is_disabled() {
-                    if let Some(remote) = &remote {
-                        remote.set_parent_of(&span);
-                    }
-                    // Started now, with the decision made above.
-                    crate::sampling::with_decision(true, || {
-                        drop(tracing_opentelemetry::OpenTelemetrySpanExt::context(&span));
-                    });
-                }
-                (span, None)
-            }
-            Decision::Undecided => {
-                let span = server_span(config, parts, method, route);
-                if let Some(remote) = &remote
-                    && !span.is_disabled()
-                {
-                    remote.set_parent_of(&span);
-                }
-                (span, None)
-            }
-        }
+        remote.set_parent_of(&span);
     }
-    #[cfg(not(feature = "otel"))]
-    (server_span(config, parts, method, route), ())
+    (span, RequestContext::default())
+}
+
+/// The server span through unitel's tracer (see [`new_span`]).
+#[cfg(feature = "otel")]
+fn direct_span(
+    tracer: &'static opentelemetry_sdk::trace::Tracer,
+    config: &HttpServerConfig,
+    parts: &RequestParts<'_>,
+    method: &'static str,
+    route: Option<&Arc<str>>,
+) -> RequestContext {
+    use crate::sampling::Decision;
+    use opentelemetry::KeyValue;
+    use opentelemetry::trace::{SpanKind, TraceContextExt as _, Tracer as _};
+    // Only a request that carries propagation headers pays for parsing them.
+    let remote = remote_context(parts.headers);
+    let decision = crate::sampling::decide(remote.as_ref().map(RemoteContext::as_otel_context));
+    let decided = match decision {
+        Decision::Drop(cx) => {
+            return cx.map(|cx| ServedContext {
+                cx,
+                own_span: false,
+            });
+        }
+        Decision::Sample => Some(true),
+        Decision::Undecided => None,
+    };
+    let mut attributes = Vec::with_capacity(10);
+    attributes.push(KeyValue::new(semconv::HTTP_REQUEST_METHOD, method));
+    if method == "_OTHER" {
+        attributes.push(KeyValue::new(
+            semconv::HTTP_REQUEST_METHOD_ORIGINAL,
+            parts.method.to_owned(),
+        ));
+    }
+    if let Some(route) = route {
+        attributes.push(KeyValue::new(semconv::HTTP_ROUTE, Arc::clone(route)));
+    }
+    attributes.push(KeyValue::new(semconv::URL_PATH, parts.path.to_owned()));
+    let scheme: opentelemetry::Value = match config.url_scheme.or(parts.scheme) {
+        None | Some("http") => "http".into(),
+        Some("https") => "https".into(),
+        Some(other) => other.to_owned().into(),
+    };
+    attributes.push(KeyValue::new(semconv::URL_SCHEME, scheme));
+    attributes.push(KeyValue::new(
+        semconv::NETWORK_PROTOCOL_VERSION,
+        protocol_version(parts.version),
+    ));
+    if let Some(agent) = parts
+        .headers
+        .header("user-agent")
+        .and_then(|v| std::str::from_utf8(v).ok())
+    {
+        attributes.push(KeyValue::new(
+            semconv::USER_AGENT_ORIGINAL,
+            agent.to_owned(),
+        ));
+    }
+    if let Some(address) = &config.server_address {
+        attributes.push(KeyValue::new(semconv::SERVER_ADDRESS, Arc::clone(address)));
+    }
+    if let Some(port) = config.server_port {
+        attributes.push(KeyValue::new(semconv::SERVER_PORT, i64::from(port)));
+    }
+    let builder = tracer
+        .span_builder(
+            SpanName {
+                method,
+                route: route.map(|r| &**r),
+            }
+            .to_string(),
+        )
+        .with_kind(SpanKind::Server)
+        .with_attributes(attributes);
+    let parent = remote
+        .map(RemoteContext::into_otel_context)
+        .unwrap_or_default();
+    let span = match decided {
+        Some(sampled) => {
+            crate::sampling::with_decision(sampled, || tracer.build_with_context(builder, &parent))
+        }
+        None => tracer.build_with_context(builder, &parent),
+    };
+    Some(ServedContext {
+        cx: parent.with_span(span),
+        own_span: true,
+    })
+}
+
+/// Attribute keys of the server span (OpenTelemetry HTTP semantic conventions).
+#[cfg(feature = "otel")]
+mod semconv {
+    pub(super) const HTTP_REQUEST_METHOD: &str = "http.request.method";
+    pub(super) const HTTP_REQUEST_METHOD_ORIGINAL: &str = "http.request.method_original";
+    pub(super) const HTTP_ROUTE: &str = "http.route";
+    pub(super) const HTTP_RESPONSE_STATUS_CODE: &str = "http.response.status_code";
+    pub(super) const URL_PATH: &str = "url.path";
+    pub(super) const URL_SCHEME: &str = "url.scheme";
+    pub(super) const NETWORK_PROTOCOL_VERSION: &str = "network.protocol.version";
+    pub(super) const USER_AGENT_ORIGINAL: &str = "user_agent.original";
+    pub(super) const SERVER_ADDRESS: &str = "server.address";
+    pub(super) const SERVER_PORT: &str = "server.port";
+    pub(super) const ERROR_TYPE: &str = "error.type";
 }
 
 fn server_span(
@@ -735,8 +842,8 @@ fn remote_context(headers: &dyn RequestHeaders) -> Option<RemoteContext> {
     (!map.is_empty()).then(|| crate::extract_context(&map))
 }
 
-/// What [`ServerRequest::enter`] returns: the request's span entered, and for an unsampled
-/// request its non-sampled context made current. Dropping it leaves both.
+/// What [`ServerRequest::enter`] returns: the request's `tracing` span entered, or its
+/// OpenTelemetry context made current. Dropping it leaves both.
 #[must_use = "the request scope ends when this guard is dropped"]
 pub struct RequestScope<'a> {
     _entered: tracing::span::Entered<'a>,
@@ -758,10 +865,11 @@ pub struct ServerRequest {
     recorder: Arc<RecorderInner>,
     entry: Arc<RouteEntry>,
     start: Instant,
+    /// The server span as a `tracing` span (disabled with unitel's trace pipeline).
     span: tracing::Span,
-    /// An unsampled request's non-sampled context (see [`RequestScope`]).
+    /// The server span as an OpenTelemetry span, or an unsampled request's context.
     #[cfg(feature = "otel")]
-    unsampled: Option<opentelemetry::Context>,
+    context: RequestContext,
     status: Option<u16>,
     /// `error.type`, recorded on the span once, when the request completes.
     error_type: Option<&'static str>,
@@ -782,23 +890,44 @@ impl fmt::Debug for ServerRequest {
 }
 
 impl ServerRequest {
-    /// The server span (disabled for a request that is not sampled). Run the handler and poll
-    /// the body inside [`enter`](Self::enter), which also makes an unsampled request's
-    /// non-sampled context current.
+    /// The server span as a `tracing` span: only without unitel's trace pipeline (no
+    /// [`init`](crate::init()) with tracing, e.g. an application's own subscriber), else
+    /// disabled; with the pipeline the server span is an OpenTelemetry span, see
+    /// [`context`](Self::context). Run the handler and poll the body inside
+    /// [`enter`](Self::enter), which handles both.
     #[must_use]
     pub fn span(&self) -> &tracing::Span {
         &self.span
     }
 
-    /// Enters the request's scope for one poll of its handler or body: its span, or for an
-    /// unsampled request its non-sampled trace context, so spans opened meanwhile join (or
-    /// skip) the same trace.
+    /// The OpenTelemetry context the request is served in, with unitel's trace pipeline: its
+    /// server span (sampled), or the non-sampled context of an unsampled request whose trace
+    /// goes on downstream; `None` otherwise.
+    #[cfg(feature = "otel")]
+    #[must_use]
+    pub fn context(&self) -> Option<&opentelemetry::Context> {
+        self.context.as_ref().map(|c| &c.cx)
+    }
+
+    /// Enters the request's scope for one poll of its handler or body: its span, or its
+    /// OpenTelemetry context made current, so spans opened meanwhile join (or skip) the same
+    /// trace.
     pub fn enter(&self) -> RequestScope<'_> {
         RequestScope {
             _entered: self.span.enter(),
             #[cfg(feature = "otel")]
-            _context: self.unsampled.as_ref().map(|cx| cx.clone().attach()),
+            _context: self.context.as_ref().map(|c| c.cx.clone().attach()),
         }
+    }
+
+    /// The request's own server span, when it is an OpenTelemetry span.
+    #[cfg(feature = "otel")]
+    fn otel_span(&self) -> Option<opentelemetry::trace::SpanRef<'_>> {
+        use opentelemetry::trace::TraceContextExt as _;
+        self.context
+            .as_ref()
+            .filter(|c| c.own_span)
+            .map(|c| c.cx.span())
     }
 
     /// The `route` label this request is recorded under.
@@ -833,6 +962,21 @@ impl ServerRequest {
             }
             self.entry = entry;
         }
+        #[cfg(feature = "otel")]
+        if let (Some(route), Some(span)) = (matched, self.otel_span()) {
+            use opentelemetry::KeyValue;
+            let name = SpanName {
+                method: self.entry.method,
+                route: matched,
+            };
+            span.update_name(name.to_string());
+            let value = if *self.entry.route == *route {
+                opentelemetry::Value::from(Arc::clone(&self.entry.route))
+            } else {
+                route.to_owned().into()
+            };
+            span.set_attribute(KeyValue::new(semconv::HTTP_ROUTE, value));
+        }
         if matched.is_some() && !self.span.is_disabled() {
             let name = SpanName {
                 method: self.entry.method,
@@ -864,6 +1008,13 @@ impl ServerRequest {
 
     fn record_status(&mut self, status: u16) {
         self.status = Some(status);
+        #[cfg(feature = "otel")]
+        if let Some(span) = self.otel_span() {
+            span.set_attribute(opentelemetry::KeyValue::new(
+                semconv::HTTP_RESPONSE_STATUS_CODE,
+                i64::from(status),
+            ));
+        }
         self.span
             .record("http.response.status_code", i64::from(status));
     }
@@ -872,7 +1023,14 @@ impl ServerRequest {
     /// and the span is traced.
     #[must_use]
     pub fn traceparent_header(&self) -> Option<String> {
-        if !self.recorder.config.traceparent_header || self.span.is_disabled() {
+        if !self.recorder.config.traceparent_header {
+            return None;
+        }
+        #[cfg(feature = "otel")]
+        if let Some(served) = self.context.as_ref().filter(|c| c.own_span) {
+            return crate::propagation::traceparent_of(&served.cx);
+        }
+        if self.span.is_disabled() {
             return None;
         }
         crate::propagation::traceparent(&self.span)
@@ -907,6 +1065,17 @@ impl ServerRequest {
         if let Some(error_type) = self.error_type {
             self.span.record("error.type", error_type);
             self.span.record("otel.status_code", "error");
+        }
+        #[cfg(feature = "otel")]
+        if let Some(span) = self.otel_span() {
+            if let Some(error_type) = self.error_type {
+                span.set_attribute(opentelemetry::KeyValue::new(
+                    semconv::ERROR_TYPE,
+                    error_type,
+                ));
+                span.set_status(opentelemetry::trace::Status::error(""));
+            }
+            span.end();
         }
         if self.record_metrics {
             self.recorder

@@ -40,6 +40,12 @@
 //!   `http.response.status_code`, `server.address`/`server.port` from the configuration,
 //!   `network.protocol.version`, `user_agent.original`, `error.type`; never the query string),
 //!   child of the incoming `traceparent`/`baggage` (a malformed header starts a new root).
+//!   With `unitel::init`'s trace pipeline it is an OpenTelemetry span started directly (no
+//!   `tracing` span, so no `tracing` string copies per request), current as the OpenTelemetry
+//!   context while the handler and the body are polled: `tracing` spans the handler opens are
+//!   its children, its log events become the span's events, and `unitel::set_span_attribute`
+//!   and friends reach it. Without that pipeline it is a `tracing` span for the subscriber the
+//!   application installed.
 //! - A panicking handler is answered with 500 and recorded as such (`error.type="panic"`); a
 //!   request whose client goes away before the response is complete is recorded once, with
 //!   status `499` and `error.type="cancelled"`: the in-flight gauge never leaks.

@@ -88,8 +88,8 @@ impl<DB: Database> Execute<'_, DB> for CapturedQuery<DB> {
 /// fails, or is dropped by its consumer after it started).
 pub(crate) struct QueryRecorder {
     telemetry: Arc<Telemetry>,
-    /// The span current when the query was issued: the parent of the query's span.
-    parent: tracing::Span,
+    /// What was current when the query was issued: the parent of the query's span.
+    parent: unitel::trace::SpanParent,
     operation: DbOperation,
     span: tracing::Span,
     started: Option<Instant>,
@@ -103,7 +103,7 @@ impl QueryRecorder {
     pub(crate) fn new(telemetry: &Arc<Telemetry>) -> Self {
         Self {
             telemetry: Arc::clone(telemetry),
-            parent: tracing::Span::current(),
+            parent: unitel::trace::SpanParent::current(),
             operation: DbOperation::Other,
             span: tracing::Span::none(),
             started: None,
@@ -117,7 +117,9 @@ impl QueryRecorder {
     pub(crate) fn start(&mut self, sql: &str) -> tracing::Span {
         let statement = StatementInfo::parse(sql);
         let telemetry = &self.telemetry;
-        let span = db::query_span(&self.parent, &telemetry.db_target(), &statement, None);
+        let span = self
+            .parent
+            .child(|parent| db::query_span(parent, &telemetry.db_target(), &statement, None));
         if !span.is_disabled()
             && let Some(text) =
                 db::query_text(sql, telemetry.query_text, telemetry.max_query_text_len)
