@@ -180,6 +180,7 @@ pub(crate) fn start_spans(
             spans: spans_rx,
             batch: Vec::with_capacity(batch_size),
             batch_size,
+            in_flight: tokio::task::JoinSet::new(),
         };
         tokio::spawn(batch_loop(exporter, queue, ready, control_rx, cfg, reg));
         Ok::<(), String>(())
@@ -205,11 +206,17 @@ pub(crate) fn start_spans(
     ))
 }
 
-/// The span queue's receiving end and the batch being filled.
+/// Exports in flight at once: the next batch is encoded and sent while earlier ones wait for
+/// the collector's answer, so a slow round trip does not stop the queue from draining (with one
+/// at a time, a collector taking longer to answer than the queue takes to fill drops spans).
+const MAX_EXPORTS_IN_FLIGHT: usize = 4;
+
+/// The span queue's receiving end, the batch being filled and the exports on the wire.
 struct SpanQueue {
     spans: mpsc::Receiver<SpanData>,
     batch: Vec<SpanData>,
     batch_size: usize,
+    in_flight: tokio::task::JoinSet<()>,
 }
 
 impl SpanQueue {
@@ -227,7 +234,7 @@ impl SpanQueue {
                 Ok(span) => {
                     self.batch.push(span);
                     if self.batch.len() >= self.batch_size {
-                        export(exporter, &mut self.batch, config, registry).await;
+                        self.export(exporter, config, registry).await;
                     }
                 }
                 Err(mpsc::error::TryRecvError::Empty) => break true,
@@ -235,9 +242,37 @@ impl SpanQueue {
             }
         };
         if (everything || !open) && !self.batch.is_empty() {
-            export(exporter, &mut self.batch, config, registry).await;
+            self.export(exporter, config, registry).await;
         }
         open
+    }
+
+    /// Encodes the batch and puts it on the wire, waiting first for a slot when
+    /// [`MAX_EXPORTS_IN_FLIGHT`] are already out. Each export counts its own failure.
+    async fn export(
+        &mut self,
+        exporter: &mut SpanSender,
+        config: &TelemetryConfig,
+        registry: &Registry,
+    ) {
+        while self.in_flight.try_join_next().is_some() {}
+        if self.in_flight.len() >= MAX_EXPORTS_IN_FLIGHT {
+            self.in_flight.join_next().await;
+        }
+        let count = self.batch.len() as u64;
+        let sending = exporter.prepare(&self.batch);
+        self.batch.clear();
+        let timeout = config.otlp_timeout;
+        let registry = registry.clone();
+        self.in_flight.spawn(async move {
+            let result = tokio::time::timeout(timeout, sending).await;
+            record_export(result, count, timeout, &registry);
+        });
+    }
+
+    /// Waits for every export on the wire (flush, shutdown).
+    async fn settle(&mut self) {
+        while self.in_flight.join_next().await.is_some() {}
     }
 }
 
@@ -260,11 +295,13 @@ async fn batch_loop(
             msg = control.recv() => match msg {
                 Some(Control::Flush(reply)) => {
                     let open = queue.drain(true, &mut exporter, &config, &registry).await;
+                    queue.settle().await;
                     let _ = reply.send(());
                     open
                 }
                 Some(Control::Shutdown(reply)) => {
                     queue.drain(true, &mut exporter, &config, &registry).await;
+                    queue.settle().await;
                     let _ = reply.send(());
                     false
                 }
@@ -276,21 +313,20 @@ async fn batch_loop(
         }
     }
     // Late flush or shutdown requests get an answer instead of a timeout.
+    queue.settle().await;
     queue.spans.close();
     while let Ok(Control::Flush(r) | Control::Shutdown(r)) = control.try_recv() {
         let _ = r.send(());
     }
 }
 
-async fn export(
-    exporter: &mut SpanSender,
-    batch: &mut Vec<SpanData>,
-    config: &TelemetryConfig,
+/// Counts a finished export's lost spans (failed, timed out, or rejected by the collector).
+fn record_export(
+    result: Result<Result<u64, String>, tokio::time::error::Elapsed>,
+    count: u64,
+    timeout: Duration,
     registry: &Registry,
 ) {
-    let count = batch.len() as u64;
-    let result = tokio::time::timeout(config.otlp_timeout, exporter.send(batch)).await;
-    batch.clear();
     let failure = match result {
         Ok(Ok(0)) => None,
         Ok(Ok(rejected)) => Some((
@@ -298,10 +334,7 @@ async fn export(
             format!("the collector rejected {rejected} of {count} spans"),
         )),
         Ok(Err(e)) => Some((count, e)),
-        Err(_) => Some((
-            count,
-            format!("export timed out after {:?}", config.otlp_timeout),
-        )),
+        Err(_) => Some((count, format!("export timed out after {timeout:?}"))),
     };
     if let Some((lost, reason)) = failure {
         registry.shared().export_failure(TRACES, lost);

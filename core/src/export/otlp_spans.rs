@@ -505,11 +505,35 @@ impl SpanSender {
     ///
     /// # Errors
     /// Why the request failed (transport error or error status).
+    #[cfg(test)]
     pub(crate) async fn send(&mut self, spans: &[SpanData]) -> Result<u64, String> {
+        self.prepare(spans).await
+    }
+
+    /// Encodes `spans` as one request now and returns its sending, which owns everything it
+    /// needs: the caller can encode the next batch while this one is on the wire. Resolves
+    /// like [`send`](Self::send).
+    pub(crate) fn prepare(
+        &mut self,
+        spans: &[SpanData],
+    ) -> impl Future<Output = Result<u64, String>> + Send + 'static {
         encode_request(&self.resource, spans, &mut self.scratch, &mut self.buf);
         let body = bytes::Bytes::copy_from_slice(&self.buf);
-        match &mut self.client {
-            SpanClient::Grpc(grpc) => {
+        let client = match &self.client {
+            SpanClient::Grpc(grpc) => SpanClient::Grpc(grpc.clone()),
+            SpanClient::Http { client, url } => SpanClient::Http {
+                client: client.clone(),
+                url: url.clone(),
+            },
+        };
+        client.send(body)
+    }
+}
+
+impl SpanClient {
+    async fn send(self, body: bytes::Bytes) -> Result<u64, String> {
+        match self {
+            SpanClient::Grpc(mut grpc) => {
                 grpc.ready()
                     .await
                     .map_err(|e| format!("OTLP/gRPC connection: {e}"))?;
