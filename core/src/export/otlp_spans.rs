@@ -500,19 +500,10 @@ impl SpanSender {
         })
     }
 
-    /// Sends `spans` as one request. `Ok(n)`: accepted, `n` of them rejected by the collector
-    /// (partial success).
-    ///
-    /// # Errors
-    /// Why the request failed (transport error or error status).
-    #[cfg(test)]
-    pub(crate) async fn send(&mut self, spans: &[SpanData]) -> Result<u64, String> {
-        self.prepare(spans).await
-    }
-
     /// Encodes `spans` as one request now and returns its sending, which owns everything it
-    /// needs: the caller can encode the next batch while this one is on the wire. Resolves
-    /// like [`send`](Self::send).
+    /// needs: the caller can encode the next batch while this one is on the wire. `Ok(n)`:
+    /// accepted, `n` of the spans rejected by the collector (partial success); `Err`: why the
+    /// request failed (transport error or error status).
     pub(crate) fn prepare(
         &mut self,
         spans: &[SpanData],
