@@ -301,3 +301,58 @@ pub(crate) fn install_tracer(tracer: opentelemetry_sdk::trace::Tracer) {
 pub(crate) fn tracer() -> Option<&'static opentelemetry_sdk::trace::Tracer> {
     TRACER.get()
 }
+
+/// The wall-clock time of `at`, from a per-thread pair of clock readings refreshed every
+/// 100 ms: the HTTP recorder stamps its server span's start and end from the `Instant`s it
+/// reads for the duration metric, without two more clock reads per request. Between
+/// refreshes the error is the wall clock's slew (NTP adjusts its rate by at most 500 ppm:
+/// under 50 µs).
+#[cfg(feature = "otel")]
+pub(crate) fn system_time_at(at: std::time::Instant) -> std::time::SystemTime {
+    use std::cell::Cell;
+    use std::time::{Duration, Instant, SystemTime};
+    const REFRESH: Duration = Duration::from_millis(100);
+    thread_local! {
+        static BASE: Cell<Option<(Instant, SystemTime)>> = const { Cell::new(None) };
+    }
+    let near = |i: Instant| {
+        at.checked_duration_since(i)
+            .or_else(|| i.checked_duration_since(at))
+            .is_some_and(|d| d < REFRESH)
+    };
+    let (instant, system) = BASE.with(|base| match base.get() {
+        Some((i, s)) if near(i) => (i, s),
+        _ => {
+            let pair = (Instant::now(), SystemTime::now());
+            base.set(Some(pair));
+            pair
+        }
+    });
+    match at.checked_duration_since(instant) {
+        Some(after) => system + after,
+        None => system
+            .checked_sub(instant.duration_since(at))
+            .unwrap_or(system),
+    }
+}
+
+#[cfg(all(test, feature = "otel"))]
+mod tests {
+    use std::time::{Duration, Instant, SystemTime};
+
+    #[test]
+    fn system_time_at_follows_the_wall_clock() {
+        for _ in 0..3 {
+            let before = SystemTime::now();
+            let at = Instant::now();
+            let after = SystemTime::now();
+            let derived = super::system_time_at(at);
+            let slack = Duration::from_millis(5);
+            assert!(derived + slack >= before && derived <= after + slack);
+            // An instant before the thread's base pair, and one later than the refresh.
+            let earlier = super::system_time_at(at.checked_sub(Duration::from_millis(1)).unwrap());
+            assert!(earlier < derived);
+            std::thread::sleep(Duration::from_millis(120));
+        }
+    }
+}

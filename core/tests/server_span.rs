@@ -142,6 +142,10 @@ async fn what_the_handler_does_lands_on_the_direct_server_span() {
     }
     let child = one(&spans, |s| s.name == "load item");
     assert!(child.event("inside the child").is_some(), "{child:#?}");
+    // The server span's times come from the recorder's own clock readings: they still
+    // enclose the child's.
+    assert!(server.start_time_unix_nano <= child.start_time_unix_nano);
+    assert!(child.end_time_unix_nano <= server.end_time_unix_nano);
 
     let failed = one(&spans, |s| {
         s.kind == SpanKind::Server && s.attr("url.path").as_deref() == Some("/api/items/8")

@@ -509,7 +509,10 @@ impl SpanSender {
         spans: &[SpanData],
     ) -> impl Future<Output = Result<u64, String>> + Send + 'static {
         encode_request(&self.resource, spans, &mut self.scratch, &mut self.buf);
-        let body = bytes::Bytes::copy_from_slice(&self.buf);
+        // The encoded request goes to the wire as is; the next one starts in a buffer of the
+        // same size (a copy would allocate the same and write every byte again).
+        let next = Vec::with_capacity(self.buf.capacity());
+        let body = bytes::Bytes::from(std::mem::replace(&mut self.buf, next));
         let client = match &self.client {
             SpanClient::Grpc(grpc) => SpanClient::Grpc(grpc.clone()),
             SpanClient::Http { client, url } => SpanClient::Http {

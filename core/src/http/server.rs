@@ -514,13 +514,20 @@ impl HttpServerRecorder {
         if record_metrics {
             entry.in_flight.inc();
         }
-        #[cfg_attr(not(feature = "otel"), allow(unused_variables))]
+        let start = Instant::now();
         // `traced` is the recorded route when given: the span shares the entry's string.
-        let (span, context) = new_span(&inner.config, parts, method, traced.map(|_| &entry.route));
+        #[cfg_attr(not(feature = "otel"), allow(unused_variables))]
+        let (span, context) = new_span(
+            &inner.config,
+            parts,
+            method,
+            traced.map(|_| &entry.route),
+            start,
+        );
         ServerRequest {
             recorder: Arc::clone(&self.inner),
             entry,
-            start: Instant::now(),
+            start,
             span,
             #[cfg(feature = "otel")]
             context,
@@ -614,6 +621,24 @@ struct SpanName<'a> {
     route: Option<&'a str>,
 }
 
+impl SpanName<'_> {
+    /// The name as a `String`, sized once (no formatting machinery).
+    fn to_owned_name(&self) -> String {
+        let method = if self.method == "_OTHER" {
+            "HTTP"
+        } else {
+            self.method
+        };
+        let mut name = String::with_capacity(method.len() + 1 + self.route.map_or(0, str::len));
+        name.push_str(method);
+        if let Some(route) = self.route {
+            name.push(' ');
+            name.push_str(route);
+        }
+        name
+    }
+}
+
 impl fmt::Display for SpanName<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let method = if self.method == "_OTHER" {
@@ -661,14 +686,16 @@ fn new_span(
     parts: &RequestParts<'_>,
     method: &'static str,
     route: Option<&Arc<str>>,
+    start: Instant,
 ) -> (tracing::Span, RequestContext) {
     #[cfg(feature = "otel")]
     if let Some(tracer) = crate::trace::tracer() {
         return (
             tracing::Span::none(),
-            direct_span(tracer, config, parts, method, route),
+            direct_span(tracer, config, parts, method, route, start),
         );
     }
+    let _ = start;
     // No subscriber wants server spans (metrics only): nothing to build, parse or evaluate.
     // (`info_span!` would still evaluate every field for the `log` fallback when no
     // subscriber is installed at all.)
@@ -693,6 +720,7 @@ fn direct_span(
     parts: &RequestParts<'_>,
     method: &'static str,
     route: Option<&Arc<str>>,
+    start: Instant,
 ) -> RequestContext {
     use crate::sampling::Decision;
     use opentelemetry::KeyValue;
@@ -754,9 +782,10 @@ fn direct_span(
                 method,
                 route: route.map(|r| &**r),
             }
-            .to_string(),
+            .to_owned_name(),
         )
         .with_kind(SpanKind::Server)
+        .with_start_time(crate::trace::system_time_at(start))
         .with_attributes(attributes);
     let parent = remote
         .map(RemoteContext::into_otel_context)
@@ -1062,6 +1091,8 @@ impl ServerRequest {
             return;
         }
         self.done = true;
+        // One clock read for both the duration metric and the span's end.
+        let elapsed = self.start.elapsed();
         if let Some(error_type) = self.error_type {
             self.span.record("error.type", error_type);
             self.span.record("otel.status_code", "error");
@@ -1075,11 +1106,10 @@ impl ServerRequest {
                 ));
                 span.set_status(opentelemetry::trace::Status::error(""));
             }
-            span.end();
+            span.end_with_timestamp(crate::trace::system_time_at(self.start) + elapsed);
         }
         if self.record_metrics {
-            self.recorder
-                .record(&self.entry, status, self.start.elapsed());
+            self.recorder.record(&self.entry, status, elapsed);
             self.entry.in_flight.dec();
         }
     }
