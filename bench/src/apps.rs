@@ -140,6 +140,7 @@ impl SpanSink {
             unitel_testkit::OtlpReceiver::start_blocking()
                 .map_err(|e| format!("in-process OTLP receiver: {e}"))?,
         );
+        receiver.discard_traces(true);
         let weak = Arc::downgrade(&receiver);
         std::thread::Builder::new()
             .name("receiver-janitor".into())

@@ -193,18 +193,61 @@ mod otel {
     /// A well-formed W3C `traceparent` as a remote span context (only the `sampled` flag is
     /// kept, as the SDK's propagator does); `None` for anything else or all-zero ids.
     pub(super) fn parse_traceparent(value: &str) -> Option<opentelemetry::trace::SpanContext> {
+        parse_traceparent_bytes(value.as_bytes())
+    }
+
+    /// [`parse_traceparent`] of a header's bytes, in one pass: the shape of
+    /// [`well_formed_traceparent`](super::well_formed_traceparent) (surrounding whitespace
+    /// allowed) and, as `HeaderValue::to_str` demands, visible ASCII or tabs after it.
+    pub(super) fn parse_traceparent_bytes(
+        value: &[u8],
+    ) -> Option<opentelemetry::trace::SpanContext> {
         use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
-        if !super::well_formed_traceparent(value) {
+        let visible = |b: &u8| *b == b'\t' || (32..127).contains(b);
+        let start = value.iter().position(|b| !matches!(b, b' ' | b'\t'))?;
+        let v = &value[start..];
+        if v.len() < 55 || v[2] != b'-' || v[35] != b'-' || v[52] != b'-' {
             return None;
         }
-        let v = value.trim();
-        let trace_id = TraceId::from(u128::from_str_radix(v.get(3..35)?, 16).ok()?);
-        let span_id = SpanId::from(u64::from_str_radix(v.get(36..52)?, 16).ok()?);
-        let flags = u8::from_str_radix(v.get(53..55)?, 16).ok()?;
+        let (version, rest) = (&v[..2], &v[55..]);
+        if version == b"ff" {
+            return None;
+        }
+        let tail_ok = if version == b"00" {
+            rest.iter().all(|b| matches!(b, b' ' | b'\t'))
+        } else {
+            rest.iter().all(visible)
+                && (rest.first() == Some(&b'-') || rest.iter().all(|b| matches!(b, b' ' | b'\t')))
+        };
+        if !tail_ok {
+            return None;
+        }
+        // Lower-case hex only; any other byte makes `bad` true.
+        let mut bad = false;
+        let mut hex = |digits: &[u8]| {
+            digits.iter().fold(0_u128, |acc, &c| {
+                let nibble = match c {
+                    b'0'..=b'9' => c - b'0',
+                    b'a'..=b'f' => c - b'a' + 10,
+                    _ => {
+                        bad = true;
+                        0
+                    }
+                };
+                acc << 4 | u128::from(nibble)
+            })
+        };
+        hex(version);
+        let trace_id = hex(&v[3..35]);
+        let span_id = hex(&v[36..52]);
+        let flags = hex(&v[53..55]);
+        if bad {
+            return None;
+        }
         let sc = SpanContext::new(
-            trace_id,
-            span_id,
-            TraceFlags::new(flags) & TraceFlags::SAMPLED,
+            TraceId::from(trace_id),
+            SpanId::from(u64::try_from(span_id).ok()?),
+            TraceFlags::new(u8::try_from(flags).ok()?) & TraceFlags::SAMPLED,
             true,
             TraceState::default(),
         );
@@ -263,6 +306,24 @@ pub fn extract_context(headers: &HeaderMap) -> RemoteContext {
         let _ = headers;
         RemoteContext::default()
     }
+}
+
+/// [`extract_context`] of a request whose only propagation header is `traceparent` with this
+/// value (no header map needed).
+#[cfg(feature = "otel")]
+pub(crate) fn extract_traceparent(value: &[u8]) -> RemoteContext {
+    use opentelemetry::trace::TraceContextExt as _;
+    let cx = otel::parse_traceparent_bytes(value).map_or_else(opentelemetry::Context::new, |sc| {
+        opentelemetry::Context::new().with_remote_span_context(sc)
+    });
+    let remote = RemoteContext { cx };
+    if !remote.is_valid() {
+        crate::registry().report_instrumentation_error(
+            crate::InstrumentationErrorKind::InvalidHeader,
+            "malformed traceparent header ignored; a new trace was started",
+        );
+    }
+    remote
 }
 
 /// Writes the current span's context (`traceparent`, `tracestate`, `baggage`) into `headers`.
@@ -342,5 +403,45 @@ pub fn trace_id(span: &tracing::Span) -> Option<String> {
     {
         let _ = span;
         None
+    }
+}
+
+#[cfg(all(test, feature = "otel"))]
+mod tests {
+    use proptest::prelude::*;
+
+    fn agrees(value: &[u8]) -> Result<(), TestCaseError> {
+        let Ok(header) = http::HeaderValue::from_bytes(value) else {
+            return Ok(());
+        };
+        let mut map = http::HeaderMap::new();
+        map.insert(super::TRACEPARENT, header);
+        let by_map = super::extract_context(&map);
+        let direct = super::extract_traceparent(value);
+        prop_assert_eq!(by_map.is_valid(), direct.is_valid());
+        prop_assert_eq!(by_map.trace_id(), direct.trace_id());
+        prop_assert_eq!(by_map.span_id(), direct.span_id());
+        prop_assert_eq!(by_map.is_sampled(), direct.is_sampled());
+        Ok(())
+    }
+
+    proptest! {
+        /// The recorder's header-map-free path reads `traceparent` exactly as
+        /// `extract_context` does.
+        #[test]
+        fn extract_traceparent_agrees_with_extract_context(
+            version in "[0-9a-fA-F]{2}|0|ff|00 ",
+            trace in "[0-9a-f]{32}|[0-9a-fA-F]{30,33}|0{32}",
+            parent in "[0-9a-f]{16}|[0-9a-fA-F]{15,17}|0{16}",
+            flags in "[0-9a-fA-F]{2}|0",
+            tail in "|-|-x|\t| ",
+        ) {
+            agrees(format!("{version}-{trace}-{parent}-{flags}{tail}").as_bytes())?;
+        }
+
+        #[test]
+        fn extract_traceparent_agrees_on_any_bytes(value in proptest::collection::vec(any::<u8>(), 0..80)) {
+            agrees(&value)?;
+        }
     }
 }

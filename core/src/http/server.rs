@@ -852,12 +852,18 @@ fn server_span(
 /// The caller's trace context, when the request carries a propagation header.
 #[cfg(feature = "otel")]
 fn remote_context(headers: &dyn RequestHeaders) -> Option<RemoteContext> {
+    // The common cases, no header or `traceparent` alone, take three lookups and no copy.
     if let Some(map) = headers.as_header_map() {
         use crate::propagation::{BAGGAGE, TRACEPARENT, TRACESTATE};
-        return [TRACEPARENT, TRACESTATE, BAGGAGE]
-            .iter()
-            .any(|h| map.contains_key(h))
-            .then(|| crate::extract_context(map));
+        let traceparent = map.get(TRACEPARENT);
+        if map.contains_key(TRACESTATE) || map.contains_key(BAGGAGE) {
+            return Some(crate::extract_context(map));
+        }
+        return traceparent.map(|v| crate::propagation::extract_traceparent(v.as_bytes()));
+    }
+    let traceparent = headers.header("traceparent");
+    if headers.header("tracestate").is_none() && headers.header("baggage").is_none() {
+        return traceparent.map(crate::propagation::extract_traceparent);
     }
     let mut map = http::HeaderMap::new();
     for name in PROPAGATION_HEADERS {

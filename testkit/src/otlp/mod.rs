@@ -76,6 +76,10 @@ struct Shared {
     metrics: Mutex<Vec<ExportMetricsServiceRequest>>,
     mode: Mutex<ReceiverMode>,
     requests: AtomicUsize,
+    /// Spans received (stored or not) since the last `clear`.
+    span_count: AtomicUsize,
+    /// Whether trace requests are stored (else only counted).
+    discard_traces: std::sync::atomic::AtomicBool,
 }
 
 /// Outcome of [`Shared::admit`] when the request must be refused.
@@ -98,7 +102,16 @@ impl Shared {
     }
 
     fn store_traces(&self, request: ExportTraceServiceRequest) {
-        lock(&self.traces).push(request);
+        let spans: usize = request
+            .resource_spans
+            .iter()
+            .flat_map(|r| &r.scope_spans)
+            .map(|s| s.spans.len())
+            .sum();
+        self.span_count.fetch_add(spans, Ordering::SeqCst);
+        if !self.discard_traces.load(Ordering::Relaxed) {
+            lock(&self.traces).push(request);
+        }
     }
 
     fn store_metrics(&self, request: ExportMetricsServiceRequest) {
@@ -329,11 +342,25 @@ impl OtlpReceiver {
         self.shared.requests.load(Ordering::SeqCst)
     }
 
-    /// Forgets every stored request and resets [`request_count`](Self::request_count).
+    /// Forgets every stored request and resets [`request_count`](Self::request_count) and
+    /// [`span_count`](Self::span_count).
     pub fn clear(&self) {
         lock(&self.shared.traces).clear();
         lock(&self.shared.metrics).clear();
         self.shared.requests.store(0, Ordering::SeqCst);
+        self.shared.span_count.store(0, Ordering::SeqCst);
+    }
+
+    /// Spans received since the last [`clear`](Self::clear), stored or not.
+    pub fn span_count(&self) -> usize {
+        self.shared.span_count.load(Ordering::SeqCst)
+    }
+
+    /// With `true`, trace requests are counted ([`span_count`](Self::span_count)) and
+    /// dropped instead of stored: a load benchmark receiving tens of thousands of spans per
+    /// second keeps its memory flat.
+    pub fn discard_traces(&self, discard: bool) {
+        self.shared.discard_traces.store(discard, Ordering::SeqCst);
     }
 
     /// Changes how subsequent requests are answered (takes effect immediately, also for
