@@ -44,8 +44,10 @@
 //!   `tracing` span, so no `tracing` string copies per request), current as the OpenTelemetry
 //!   context while the handler and the body are polled: `tracing` spans the handler opens are
 //!   its children, its log events become the span's events, and `unitel::set_span_attribute`
-//!   and friends reach it. Without that pipeline it is a `tracing` span for the subscriber the
-//!   application installed.
+//!   and friends reach it. `tracing::Span::current()` inside a handler is therefore not the
+//!   server span: take the trace context from `opentelemetry::Context::current()` (or let
+//!   `unitel::propagation::inject_context` write the outgoing headers). Without that pipeline it
+//!   is a `tracing` span for the subscriber the application installed.
 //! - A panicking handler is answered with 500 and recorded as such (`error.type="panic"`); a
 //!   request whose client goes away before the response is complete is recorded once, with
 //!   status `499` and `error.type="cancelled"`: the in-flight gauge never leaks.
