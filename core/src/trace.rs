@@ -178,19 +178,28 @@ pub fn record_error(err: &dyn std::error::Error) {
     #[cfg(feature = "otel")]
     if current.is_disabled() {
         with_active_span(|span| {
-            let message = err.to_string();
-            span.add_event(
-                "exception",
-                vec![opentelemetry::KeyValue::new(
-                    "exception.message",
-                    message.clone(),
-                )],
-            );
-            span.set_status(opentelemetry::trace::Status::error(message));
+            let (event, status) = exception(err);
+            span.add_event("exception", event);
+            span.set_status(status);
         });
         return;
     }
     record_error_on(&current, err);
+}
+
+/// The `exception` event's attributes and the error status of a failed span.
+#[cfg(feature = "otel")]
+fn exception(
+    err: &dyn std::error::Error,
+) -> (Vec<opentelemetry::KeyValue>, opentelemetry::trace::Status) {
+    let message = err.to_string();
+    (
+        vec![opentelemetry::KeyValue::new(
+            "exception.message",
+            message.clone(),
+        )],
+        opentelemetry::trace::Status::error(message),
+    )
 }
 
 /// Marks `span` as failed (see [`record_error`]).
@@ -198,15 +207,9 @@ pub fn record_error_on(span: &tracing::Span, err: &dyn std::error::Error) {
     #[cfg(feature = "otel")]
     {
         use tracing_opentelemetry::OpenTelemetrySpanExt as _;
-        let message = err.to_string();
-        span.add_event(
-            "exception",
-            vec![opentelemetry::KeyValue::new(
-                "exception.message",
-                message.clone(),
-            )],
-        );
-        span.set_status(opentelemetry::trace::Status::error(message));
+        let (event, status) = exception(err);
+        span.add_event("exception", event);
+        span.set_status(status);
     }
     #[cfg(not(feature = "otel"))]
     {

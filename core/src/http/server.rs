@@ -621,6 +621,7 @@ struct SpanName<'a> {
     route: Option<&'a str>,
 }
 
+#[cfg(feature = "otel")]
 impl SpanName<'_> {
     /// The name as a `String`, sized once (no formatting machinery).
     fn to_owned_name(&self) -> String {
