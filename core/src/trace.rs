@@ -323,14 +323,17 @@ pub(crate) fn system_time_at(at: std::time::Instant) -> std::time::SystemTime {
             .or_else(|| i.checked_duration_since(at))
             .is_some_and(|d| d < REFRESH)
     };
-    let (instant, system) = BASE.with(|base| match base.get() {
-        Some((i, s)) if near(i) => (i, s),
-        _ => {
-            let pair = (Instant::now(), SystemTime::now());
-            base.set(Some(pair));
-            pair
-        }
-    });
+    // `try_with`: a request may be completed from a thread-local destructor at thread exit.
+    let (instant, system) = BASE
+        .try_with(|base| match base.get() {
+            Some((i, s)) if near(i) => (i, s),
+            _ => {
+                let pair = (Instant::now(), SystemTime::now());
+                base.set(Some(pair));
+                pair
+            }
+        })
+        .unwrap_or_else(|_| (Instant::now(), SystemTime::now()));
     match at.checked_duration_since(instant) {
         Some(after) => system + after,
         None => system
