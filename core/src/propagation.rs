@@ -196,6 +196,49 @@ mod otel {
         parse_traceparent_bytes(value.as_bytes())
     }
 
+    /// Eight lower-case hex digits (big-endian in `word`, the first digit in the top byte) as a
+    /// number, or `None` if any byte is not one of `0-9a-f`. Bytewise range checks on the whole
+    /// word at once: with every byte below `0x80`, adding a constant below `0x80` to each byte
+    /// cannot carry into the next one.
+    #[inline(always)]
+    fn hex8(word: u64) -> Option<u32> {
+        const ONES: u64 = 0x0101_0101_0101_0101;
+        const HIGH: u64 = ONES * 0x80;
+        let add = |c: u8| word.wrapping_add(ONES * u64::from(c)) & HIGH;
+        // High bit set where the byte is >= '0', > '9', >= 'a', > 'f'.
+        let (ge_0, gt_9) = (add(0x80 - b'0'), add(0x7f - b'9'));
+        let (ge_a, gt_f) = (add(0x80 - b'a'), add(0x7f - b'f'));
+        let digit = ge_0 & !gt_9;
+        let letter = ge_a & !gt_f;
+        if word & HIGH != 0 || (digit | letter) != HIGH {
+            return None;
+        }
+        // '0'-'9' are 0x30-0x39, 'a'-'f' 0x61-0x66: low nibble, plus 9 for a letter.
+        let mut v = (word & (ONES * 0x0f)) + (letter >> 7) * 9;
+        v = (v | v >> 4) & 0x00ff_00ff_00ff_00ff;
+        v = (v | v >> 8) & 0x0000_ffff_0000_ffff;
+        v = (v | v >> 16) & 0x0000_0000_ffff_ffff;
+        u32::try_from(v).ok()
+    }
+
+    /// `hex8` of `bytes[at..at + 8]`.
+    #[inline(always)]
+    fn hex8_at(bytes: &[u8], at: usize) -> Option<u64> {
+        let word: [u8; 8] = bytes.get(at..at + 8)?.try_into().ok()?;
+        hex8(u64::from_be_bytes(word)).map(u64::from)
+    }
+
+    /// Two lower-case hex digits as a byte.
+    #[inline]
+    fn hex2(pair: &[u8]) -> Option<u8> {
+        let digit = |c: u8| match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            _ => None,
+        };
+        Some(digit(*pair.first()?)? << 4 | digit(*pair.get(1)?)?)
+    }
+
     /// [`parse_traceparent`] of a header's bytes, in one pass: the shape of
     /// [`well_formed_traceparent`](super::well_formed_traceparent) (surrounding whitespace
     /// allowed) and, as `HeaderValue::to_str` demands, visible ASCII or tabs after it.
@@ -222,32 +265,16 @@ mod otel {
         if !tail_ok {
             return None;
         }
-        // Lower-case hex only; any other byte makes `bad` true.
-        let mut bad = false;
-        let mut hex = |digits: &[u8]| {
-            digits.iter().fold(0_u128, |acc, &c| {
-                let nibble = match c {
-                    b'0'..=b'9' => c - b'0',
-                    b'a'..=b'f' => c - b'a' + 10,
-                    _ => {
-                        bad = true;
-                        0
-                    }
-                };
-                acc << 4 | u128::from(nibble)
-            })
-        };
-        hex(version);
-        let trace_id = hex(&v[3..35]);
-        let span_id = hex(&v[36..52]);
-        let flags = hex(&v[53..55]);
-        if bad {
-            return None;
-        }
+        // Lower-case hex only.
+        hex2(version)?;
+        let trace_id = u128::from(hex8_at(v, 3)? << 32 | hex8_at(v, 11)?) << 64
+            | u128::from(hex8_at(v, 19)? << 32 | hex8_at(v, 27)?);
+        let span_id = hex8_at(v, 36)? << 32 | hex8_at(v, 44)?;
+        let flags = hex2(&v[53..55])?;
         let sc = SpanContext::new(
             TraceId::from(trace_id),
-            SpanId::from(u64::try_from(span_id).ok()?),
-            TraceFlags::new(u8::try_from(flags).ok()?) & TraceFlags::SAMPLED,
+            SpanId::from(span_id),
+            TraceFlags::new(flags) & TraceFlags::SAMPLED,
             true,
             TraceState::default(),
         );
@@ -416,6 +443,9 @@ mod tests {
         };
         let mut map = http::HeaderMap::new();
         map.insert(super::TRACEPARENT, header);
+        // With `tracestate` present, `extract_context` reads `traceparent` through the SDK's
+        // own propagator.
+        map.insert(super::TRACESTATE, http::HeaderValue::from_static("k=v"));
         let by_map = super::extract_context(&map);
         let direct = super::extract_traceparent(value);
         prop_assert_eq!(by_map.is_valid(), direct.is_valid());
@@ -423,6 +453,25 @@ mod tests {
         prop_assert_eq!(by_map.span_id(), direct.span_id());
         prop_assert_eq!(by_map.is_sampled(), direct.is_sampled());
         Ok(())
+    }
+
+    /// Every byte value in every kind of hex position: only `0-9a-f` is read as a digit.
+    #[test]
+    fn every_byte_in_a_hex_position_is_checked() {
+        let valid = b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        for position in [0, 1, 3, 10, 11, 18, 19, 34, 36, 43, 44, 51, 53, 54] {
+            for byte in 0..=255_u8 {
+                let mut value = valid.to_vec();
+                value[position] = byte;
+                if let Err(e) = agrees(&value) {
+                    panic!("byte {byte:#04x} at {position}: {e}");
+                }
+                let hex = byte.is_ascii_digit() || (b'a'..=b'f').contains(&byte);
+                if !hex {
+                    assert!(!super::extract_traceparent(&value).is_valid());
+                }
+            }
+        }
     }
 
     proptest! {

@@ -83,18 +83,21 @@ pub(crate) enum Decision {
 }
 
 /// Decides the trace of a request whose caller sent `remote` (`None`: no propagation header).
-pub(crate) fn decide(remote: Option<&Context>) -> Decision {
+/// A non-sampled remote parent the request follows is moved into the decision.
+pub(crate) fn decide(remote: &mut Option<Context>) -> Decision {
     let Some(policy) = POLICY.get() else {
         return Decision::Undecided;
     };
-    let parent = remote.filter(|cx| cx.span().span_context().is_valid());
+    let parent = remote
+        .as_ref()
+        .filter(|cx| cx.span().span_context().is_valid());
     if let Some(parent) = parent
         && policy.parent_based
     {
         return if parent.span().span_context().is_sampled() {
             Decision::Sample
         } else {
-            Decision::Drop(Some(parent.clone()))
+            Decision::Drop(remote.take())
         };
     }
     if draw(policy.root_ratio) {

@@ -727,8 +727,8 @@ fn direct_span(
     use opentelemetry::KeyValue;
     use opentelemetry::trace::{SpanKind, TraceContextExt as _, Tracer as _};
     // Only a request that carries propagation headers pays for parsing them.
-    let remote = remote_context(parts.headers);
-    let decision = crate::sampling::decide(remote.as_ref().map(RemoteContext::as_otel_context));
+    let mut remote = remote_context(parts.headers).map(RemoteContext::into_otel_context);
+    let decision = crate::sampling::decide(&mut remote);
     let decided = match decision {
         Decision::Drop(cx) => {
             return cx.map(|cx| ServedContext {
@@ -788,9 +788,7 @@ fn direct_span(
         .with_kind(SpanKind::Server)
         .with_start_time(crate::trace::system_time_at(start))
         .with_attributes(attributes);
-    let parent = remote
-        .map(RemoteContext::into_otel_context)
-        .unwrap_or_default();
+    let parent = remote.unwrap_or_default();
     let span = match decided {
         Some(sampled) => {
             crate::sampling::with_decision(sampled, || tracer.build_with_context(builder, &parent))
@@ -855,9 +853,8 @@ fn server_span(
 fn remote_context(headers: &dyn RequestHeaders) -> Option<RemoteContext> {
     // The common cases, no header or `traceparent` alone, take three lookups and no copy.
     if let Some(map) = headers.as_header_map() {
-        use crate::propagation::{BAGGAGE, TRACEPARENT, TRACESTATE};
-        let traceparent = map.get(TRACEPARENT);
-        if map.contains_key(TRACESTATE) || map.contains_key(BAGGAGE) {
+        let (traceparent, others) = propagation_headers(map);
+        if others {
             return Some(crate::extract_context(map));
         }
         return traceparent.map(|v| crate::propagation::extract_traceparent(v.as_bytes()));
@@ -876,6 +873,30 @@ fn remote_context(headers: &dyn RequestHeaders) -> Option<RemoteContext> {
         }
     }
     (!map.is_empty()).then(|| crate::extract_context(&map))
+}
+
+/// The first `traceparent` of `map`, and whether it has `tracestate` or `baggage`. A request
+/// has a handful of headers: one pass comparing names (custom names compare by length first)
+/// costs less than hashing three names; a long map is looked up instead.
+#[cfg(feature = "otel")]
+fn propagation_headers(map: &http::HeaderMap) -> (Option<&http::HeaderValue>, bool) {
+    use crate::propagation::{BAGGAGE, TRACEPARENT, TRACESTATE};
+    if map.keys_len() > 16 {
+        return (
+            map.get(TRACEPARENT),
+            map.contains_key(TRACESTATE) || map.contains_key(BAGGAGE),
+        );
+    }
+    let mut traceparent = None;
+    let mut others = false;
+    for (name, value) in map {
+        if *name == TRACEPARENT {
+            traceparent = traceparent.or(Some(value));
+        } else if *name == TRACESTATE || *name == BAGGAGE {
+            others = true;
+        }
+    }
+    (traceparent, others)
 }
 
 /// What [`ServerRequest::enter`] returns: the request's `tracing` span entered, or its
