@@ -1,0 +1,96 @@
+//! Unsampled requests through `HttpServerRecorder` under ratio sampling, as `unitel::init`
+//! sets it up with `sample_rate` below 1 (`ParentBased(TraceIdRatioBased)`): a root request the
+//! ratio drops (no propagation header: the recorder still builds the non-sampled context its
+//! children and outgoing calls follow), and a request whose caller sent `traceparent` with
+//! flags `00`. The ratio is 1e-9, so every root is dropped.
+//!
+//! Each case includes the request's metrics; the metrics alone are `http_recorder` in the
+//! `instrumentation` bench (no trace pipeline there). A separate process from `spans`, whose
+//! pipeline samples everything.
+//!
+//! `cargo bench -p unitel-bench --bench spans_unsampled`
+
+use std::hint::black_box;
+use std::sync::Arc;
+
+use criterion::Criterion;
+use unitel::http::server::{HttpServerConfig, HttpServerRecorder, RequestParts};
+use unitel::{TelemetryConfig, TracesExporter};
+
+fn request(recorder: &HttpServerRecorder, headers: &http::HeaderMap) {
+    let mut request = recorder.start(&RequestParts {
+        method: "GET",
+        route: Some("/api/items/{id}"),
+        path: black_box("/api/items/42"),
+        scheme: None,
+        version: http::Version::HTTP_11,
+        headers,
+    });
+    {
+        let _scope = request.enter();
+        black_box(42);
+    }
+    request.response_started(200);
+    request.finish();
+}
+
+fn unsampled(c: &mut Criterion) {
+    let mut g = c.benchmark_group("span_unsampled");
+    let recorder =
+        HttpServerRecorder::new(HttpServerConfig::new().with_registry(unitel::Registry::new()));
+    let mut headers = http::HeaderMap::new();
+    headers.insert("user-agent", http::HeaderValue::from_static("wrk/4.1.0"));
+    g.bench_function(
+        "HttpServerRecorder request, root dropped by the ratio (metrics + context)",
+        |b| b.iter(|| request(&recorder, &headers)),
+    );
+    let mut with_parent = headers.clone();
+    with_parent.insert(
+        "traceparent",
+        http::HeaderValue::from_static("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"),
+    );
+    g.bench_function(
+        "HttpServerRecorder request, unsampled parent (metrics + context)",
+        |b| b.iter(|| request(&recorder, &with_parent)),
+    );
+    g.finish();
+}
+
+fn main() {
+    let receiver = match unitel_testkit::OtlpReceiver::start_blocking() {
+        Ok(r) => Arc::new(r),
+        Err(e) => {
+            eprintln!("spans_unsampled: cannot start the OTLP receiver: {e}");
+            std::process::exit(1);
+        }
+    };
+    receiver.discard_traces(true);
+    let config = TelemetryConfig::builder()
+        .service_name("unitel-bench")
+        .otlp_endpoint(receiver.endpoint())
+        .traces_exporters([TracesExporter::Otlp])
+        .sample_rate(1e-9)
+        .build();
+    let guard = match config
+        .map_err(|e| e.to_string())
+        .and_then(|c| unitel::init(c).map_err(|e| e.to_string()))
+    {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("spans_unsampled: unitel::init failed: {e}");
+            std::process::exit(1);
+        }
+    };
+    let mut c = Criterion::default().configure_from_args();
+    unsampled(&mut c);
+    c.final_summary();
+    guard.force_flush();
+    // Nothing was sampled: the receiver got no span.
+    if receiver.span_count() != 0 {
+        eprintln!(
+            "spans_unsampled: {} spans exported with every request unsampled",
+            receiver.span_count()
+        );
+        std::process::exit(1);
+    }
+}
