@@ -1,7 +1,7 @@
 //! A small axum service with unitel metrics and spans.
 //!
 //! ```sh
-//! cargo run -p unitel-axum --example hello
+//! cargo run -p unitel-axum --example axum_hello
 //! curl http://127.0.0.1:3000/api/items/7
 //! curl -X POST -H 'content-type: application/json' -d '{"name":"lamp"}' http://127.0.0.1:3000/api/items
 //! curl http://127.0.0.1:3000/api/fail
