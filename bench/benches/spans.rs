@@ -20,11 +20,9 @@
 
 use std::hint::black_box;
 use std::sync::Arc;
-use std::time::Duration;
 
 use criterion::Criterion;
 use unitel::http::server::{HttpServerConfig, HttpServerRecorder, RequestParts};
-use unitel::{TelemetryConfig, TracesExporter};
 
 fn server_span(path: &'static str) -> tracing::Span {
     tracing::info_span!(
@@ -232,41 +230,16 @@ fn sdk_reference(c: &mut Criterion, endpoint: &str) {
 }
 
 fn main() {
-    let receiver = match unitel_testkit::OtlpReceiver::start_blocking() {
-        Ok(r) => Arc::new(r),
+    let pipeline = match unitel_bench::pipeline::SpanPipeline::start(1.0) {
+        Ok(p) => p,
         Err(e) => {
-            eprintln!("spans: cannot start the OTLP receiver: {e}");
-            std::process::exit(1);
-        }
-    };
-    // Millions of spans arrive: counted, not kept (the receiver shares the two cores).
-    receiver.discard_traces(true);
-    let weak = Arc::downgrade(&receiver);
-    std::thread::spawn(move || {
-        while let Some(r) = weak.upgrade() {
-            r.clear();
-            drop(r);
-            std::thread::sleep(Duration::from_millis(500));
-        }
-    });
-    let config = TelemetryConfig::builder()
-        .service_name("unitel-bench")
-        .otlp_endpoint(receiver.endpoint())
-        .traces_exporters([TracesExporter::Otlp])
-        .build();
-    let guard = match config
-        .map_err(|e| e.to_string())
-        .and_then(|c| unitel::init(c).map_err(|e| e.to_string()))
-    {
-        Ok(g) => g,
-        Err(e) => {
-            eprintln!("spans: unitel::init failed: {e}");
+            eprintln!("spans: {e}");
             std::process::exit(1);
         }
     };
     let mut c = Criterion::default().configure_from_args();
     unitel_spans(&mut c);
-    sdk_reference(&mut c, &receiver.endpoint());
+    sdk_reference(&mut c, &pipeline.receiver.endpoint());
     c.final_summary();
-    guard.force_flush();
+    pipeline.guard.force_flush();
 }

@@ -11,11 +11,9 @@
 //! `cargo bench -p unitel-bench --bench spans_unsampled`
 
 use std::hint::black_box;
-use std::sync::Arc;
 
 use criterion::Criterion;
 use unitel::http::server::{HttpServerConfig, HttpServerRecorder, RequestParts};
-use unitel::{TelemetryConfig, TracesExporter};
 
 fn request(recorder: &HttpServerRecorder, headers: &http::HeaderMap) {
     let mut request = recorder.start(&RequestParts {
@@ -57,40 +55,21 @@ fn unsampled(c: &mut Criterion) {
 }
 
 fn main() {
-    let receiver = match unitel_testkit::OtlpReceiver::start_blocking() {
-        Ok(r) => Arc::new(r),
+    let pipeline = match unitel_bench::pipeline::SpanPipeline::start(1e-9) {
+        Ok(p) => p,
         Err(e) => {
-            eprintln!("spans_unsampled: cannot start the OTLP receiver: {e}");
-            std::process::exit(1);
-        }
-    };
-    receiver.discard_traces(true);
-    let config = TelemetryConfig::builder()
-        .service_name("unitel-bench")
-        .otlp_endpoint(receiver.endpoint())
-        .traces_exporters([TracesExporter::Otlp])
-        .sample_rate(1e-9)
-        .build();
-    let guard = match config
-        .map_err(|e| e.to_string())
-        .and_then(|c| unitel::init(c).map_err(|e| e.to_string()))
-    {
-        Ok(g) => g,
-        Err(e) => {
-            eprintln!("spans_unsampled: unitel::init failed: {e}");
+            eprintln!("spans_unsampled: {e}");
             std::process::exit(1);
         }
     };
     let mut c = Criterion::default().configure_from_args();
     unsampled(&mut c);
     c.final_summary();
-    guard.force_flush();
+    pipeline.guard.force_flush();
     // Nothing was sampled: the receiver got no span.
-    if receiver.span_count() != 0 {
-        eprintln!(
-            "spans_unsampled: {} spans exported with every request unsampled",
-            receiver.span_count()
-        );
+    let spans = pipeline.receiver.span_count();
+    if spans != 0 {
+        eprintln!("spans_unsampled: {spans} spans exported with every request unsampled");
         std::process::exit(1);
     }
 }

@@ -21,6 +21,7 @@ pub mod load;
 pub mod mode;
 pub mod otel_contrib;
 pub mod peers;
+pub mod pipeline;
 pub mod report;
 pub mod scale;
 pub mod wrk;
