@@ -22,7 +22,8 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::Criterion;
-use unitel::http::server::{HttpServerConfig, HttpServerRecorder, RequestParts};
+use unitel::http::server::{HttpServerConfig, HttpServerRecorder};
+use unitel_bench::pipeline::{SpanPipeline, serve_recorded_request};
 
 fn server_span(path: &'static str) -> tracing::Span {
     tracing::info_span!(
@@ -90,22 +91,7 @@ fn unitel_spans(c: &mut Criterion) {
     g.bench_function(
         "HttpServerRecorder request, sampled root (metrics + span)",
         |b| {
-            b.iter(|| {
-                let mut request = recorder.start(&RequestParts {
-                    method: "GET",
-                    route: Some("/api/items/{id}"),
-                    path: black_box("/api/items/42"),
-                    scheme: None,
-                    version: http::Version::HTTP_11,
-                    headers: &headers,
-                });
-                {
-                    let _scope = request.enter();
-                    black_box(42);
-                }
-                request.response_started(200);
-                request.finish();
-            });
+            b.iter(|| serve_recorded_request(&recorder, &headers));
         },
     );
     let mut unsampled_headers = headers.clone();
@@ -116,22 +102,7 @@ fn unitel_spans(c: &mut Criterion) {
     g.bench_function(
         "HttpServerRecorder request, unsampled parent (metrics + span)",
         |b| {
-            b.iter(|| {
-                let mut request = recorder.start(&RequestParts {
-                    method: "GET",
-                    route: Some("/api/items/{id}"),
-                    path: black_box("/api/items/42"),
-                    scheme: None,
-                    version: http::Version::HTTP_11,
-                    headers: &unsampled_headers,
-                });
-                {
-                    let _scope = request.enter();
-                    black_box(42);
-                }
-                request.response_started(200);
-                request.finish();
-            });
+            b.iter(|| serve_recorded_request(&recorder, &unsampled_headers));
         },
     );
     g.bench_function("start_span, entered (sampled root)", |b| {
@@ -230,13 +201,7 @@ fn sdk_reference(c: &mut Criterion, endpoint: &str) {
 }
 
 fn main() {
-    let pipeline = match unitel_bench::pipeline::SpanPipeline::start(1.0) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("spans: {e}");
-            std::process::exit(1);
-        }
-    };
+    let pipeline = SpanPipeline::start_or_exit(1.0, "spans");
     let mut c = Criterion::default().configure_from_args();
     unitel_spans(&mut c);
     sdk_reference(&mut c, &pipeline.receiver.endpoint());

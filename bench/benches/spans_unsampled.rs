@@ -10,27 +10,9 @@
 //!
 //! `cargo bench -p unitel-bench --bench spans_unsampled`
 
-use std::hint::black_box;
-
 use criterion::Criterion;
-use unitel::http::server::{HttpServerConfig, HttpServerRecorder, RequestParts};
-
-fn request(recorder: &HttpServerRecorder, headers: &http::HeaderMap) {
-    let mut request = recorder.start(&RequestParts {
-        method: "GET",
-        route: Some("/api/items/{id}"),
-        path: black_box("/api/items/42"),
-        scheme: None,
-        version: http::Version::HTTP_11,
-        headers,
-    });
-    {
-        let _scope = request.enter();
-        black_box(42);
-    }
-    request.response_started(200);
-    request.finish();
-}
+use unitel::http::server::{HttpServerConfig, HttpServerRecorder};
+use unitel_bench::pipeline::{SpanPipeline, serve_recorded_request};
 
 fn unsampled(c: &mut Criterion) {
     let mut g = c.benchmark_group("span_unsampled");
@@ -40,7 +22,7 @@ fn unsampled(c: &mut Criterion) {
     headers.insert("user-agent", http::HeaderValue::from_static("wrk/4.1.0"));
     g.bench_function(
         "HttpServerRecorder request, root dropped by the ratio (metrics + context)",
-        |b| b.iter(|| request(&recorder, &headers)),
+        |b| b.iter(|| serve_recorded_request(&recorder, &headers)),
     );
     let mut with_parent = headers.clone();
     with_parent.insert(
@@ -49,19 +31,13 @@ fn unsampled(c: &mut Criterion) {
     );
     g.bench_function(
         "HttpServerRecorder request, unsampled parent (metrics + context)",
-        |b| b.iter(|| request(&recorder, &with_parent)),
+        |b| b.iter(|| serve_recorded_request(&recorder, &with_parent)),
     );
     g.finish();
 }
 
 fn main() {
-    let pipeline = match unitel_bench::pipeline::SpanPipeline::start(1e-9) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("spans_unsampled: {e}");
-            std::process::exit(1);
-        }
-    };
+    let pipeline = SpanPipeline::start_or_exit(1e-9, "spans_unsampled");
     let mut c = Criterion::default().configure_from_args();
     unsampled(&mut c);
     c.final_summary();

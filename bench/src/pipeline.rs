@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use unitel::http::server::{HttpServerRecorder, RequestParts};
 use unitel::{TelemetryConfig, TelemetryGuard, TracesExporter};
 use unitel_testkit::OtlpReceiver;
 
@@ -17,6 +18,15 @@ pub struct SpanPipeline {
 }
 
 impl SpanPipeline {
+    /// [`start`](Self::start), or the process exits with the error, prefixed by `bench`.
+    #[must_use]
+    pub fn start_or_exit(sample_rate: f64, bench: &str) -> Self {
+        Self::start(sample_rate).unwrap_or_else(|e| {
+            eprintln!("{bench}: {e}");
+            std::process::exit(1);
+        })
+    }
+
     /// Starts the receiver and runs `unitel::init` with traces exported to it, sampled
     /// parent-based at `sample_rate` (1.0: every root). Once per process, like `init`.
     ///
@@ -49,4 +59,32 @@ impl SpanPipeline {
         let guard = unitel::init(config).map_err(|e| format!("unitel::init failed: {e}"))?;
         Ok(Self { receiver, guard })
     }
+}
+
+/// One `GET /api/items/42` (route `/api/items/{id}`, HTTP/1.1) through `recorder` with
+/// `headers`: started, its scope entered once, answered 200, finished. What an HTTP layer does
+/// for a request, without the framework.
+///
+/// # Example
+/// ```
+/// use unitel::http::server::{HttpServerConfig, HttpServerRecorder};
+/// let registry = unitel::Registry::new();
+/// let recorder = HttpServerRecorder::new(HttpServerConfig::new().with_registry(registry));
+/// unitel_bench::pipeline::serve_recorded_request(&recorder, &http::HeaderMap::new());
+/// ```
+pub fn serve_recorded_request(recorder: &HttpServerRecorder, headers: &http::HeaderMap) {
+    let mut request = recorder.start(&RequestParts {
+        method: "GET",
+        route: Some("/api/items/{id}"),
+        path: std::hint::black_box("/api/items/42"),
+        scheme: None,
+        version: http::Version::HTTP_11,
+        headers,
+    });
+    {
+        let _scope = request.enter();
+        std::hint::black_box(42);
+    }
+    request.response_started(200);
+    request.finish();
 }
