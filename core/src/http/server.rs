@@ -851,7 +851,7 @@ fn server_span(
 /// The caller's trace context, when the request carries a propagation header.
 #[cfg(feature = "otel")]
 fn remote_context(headers: &dyn RequestHeaders) -> Option<RemoteContext> {
-    // The common cases, no header or `traceparent` alone, take three lookups and no copy.
+    // The common cases, no header or `traceparent` alone, take one scan of the names, no copy.
     if let Some(map) = headers.as_header_map() {
         let (traceparent, others) = propagation_headers(map);
         if others {
