@@ -574,7 +574,7 @@ impl TelemetryConfigBuilder {
         self
     }
     /// `PROMETHEUS_HOST` and `PROMETHEUS_PORT`: serve `/metrics` on a listener of its own
-    /// (port 0 picks a free port; see [`prometheus::listener_addr`](crate::prometheus::listener_addr)).
+    /// (port 0 picks a free port; see `TelemetryGuard::prometheus_addr`).
     pub fn prometheus_listener(mut self, addr: SocketAddr) -> Self {
         self.config.prometheus_listener = Some(addr);
         self

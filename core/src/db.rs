@@ -31,6 +31,7 @@ use std::time::Duration;
 
 use crate::catalog;
 use crate::registry::{Counter, CounterFamily, Gauge, Histogram, HistogramFamily, Registry};
+use crate::telemetry::Telemetry;
 
 // --- operations ---------------------------------------------------------------------------------
 
@@ -837,6 +838,7 @@ struct OperationHandles {
 /// ```
 #[derive(Debug)]
 pub struct DbClientMetrics {
+    telemetry: Telemetry,
     db_system: &'static str,
     queries: CounterFamily,
     durations: HistogramFamily,
@@ -845,10 +847,26 @@ pub struct DbClientMetrics {
 
 impl DbClientMetrics {
     /// Handles on `registry` for the database system `db_system` (an OpenTelemetry
-    /// `db.system.name` value such as `postgresql`, `sqlite`, `mysql`).
+    /// `db.system.name` value such as `postgresql`, `sqlite`, `mysql`); metrics on or off as
+    /// the process-wide [`Telemetry::global`] says.
     #[must_use]
     pub fn new(registry: &Registry, db_system: &'static str) -> Self {
+        Self::with_telemetry_registry(Telemetry::global(), registry, db_system)
+    }
+
+    /// Handles on `telemetry`'s registry, with its metrics switch.
+    #[must_use]
+    pub fn for_telemetry(telemetry: &Telemetry, db_system: &'static str) -> Self {
+        Self::with_telemetry_registry(telemetry, telemetry.registry(), db_system)
+    }
+
+    fn with_telemetry_registry(
+        telemetry: &Telemetry,
+        registry: &Registry,
+        db_system: &'static str,
+    ) -> Self {
         Self {
+            telemetry: telemetry.clone(),
             db_system,
             queries: registry.counter(&catalog::DB_QUERIES_TOTAL),
             durations: registry.histogram(&catalog::DB_QUERY_DURATION_SECONDS),
@@ -879,7 +897,7 @@ impl DbClientMetrics {
 
     /// Counts one query and records its duration.
     pub fn record_query(&self, operation: DbOperation, status: QueryStatus, elapsed: Duration) {
-        if !crate::init::metrics_enabled() {
+        if !self.telemetry.metrics_enabled() {
             return;
         }
         let h = self.handles(operation);

@@ -108,9 +108,7 @@ impl EmbeddingBatchBuilder {
                 model_label,
                 batch_size: self.batch_size,
                 price,
-                metrics: self
-                    .metrics
-                    .unwrap_or_else(|| Arc::clone(LlmMetrics::global())),
+                metrics: self.metrics.unwrap_or_else(LlmMetrics::global),
                 start: Instant::now(),
             }),
             span,

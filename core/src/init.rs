@@ -1,64 +1,12 @@
 //! `init`: install the configuration once, get a guard that flushes on shutdown.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{OnceLock, PoisonError, RwLock};
 use std::time::Duration;
 
 use crate::config::{MetricsExporter, TelemetryConfig};
 use crate::export::prometheus::MetricsAuth;
 use crate::runtime::ExportRuntime;
-
-static INITIALIZED: AtomicBool = AtomicBool::new(false);
-/// `ENABLE_METRICS=false` at `init`: the integrations' recorders record no metrics.
-static METRICS_DISABLED: AtomicBool = AtomicBool::new(false);
-
-/// Whether the integrations record metrics: `false` once [`init`] ran with
-/// `ENABLE_METRICS=false` ([`TelemetryConfigBuilder::enable_metrics`]). One relaxed load.
-///
-/// [`TelemetryConfigBuilder::enable_metrics`]: crate::TelemetryConfigBuilder::enable_metrics
-#[must_use]
-pub fn metrics_enabled() -> bool {
-    !METRICS_DISABLED.load(Ordering::Relaxed)
-}
-static STATE: OnceLock<RwLock<ProcessState>> = OnceLock::new();
-
-#[derive(Default)]
-struct ProcessState {
-    listener: Option<SocketAddr>,
-    auth: MetricsAuth,
-    metrics_path: Option<String>,
-}
-
-fn state() -> &'static RwLock<ProcessState> {
-    STATE.get_or_init(|| RwLock::new(ProcessState::default()))
-}
-
-pub(crate) fn listener_addr() -> Option<SocketAddr> {
-    state()
-        .read()
-        .unwrap_or_else(PoisonError::into_inner)
-        .listener
-}
-
-pub(crate) fn metrics_auth() -> MetricsAuth {
-    state()
-        .read()
-        .unwrap_or_else(PoisonError::into_inner)
-        .auth
-        .clone()
-}
-
-/// Path of the metrics endpoint from the process configuration (`/metrics` before `init`).
-#[must_use]
-pub fn metrics_path() -> String {
-    state()
-        .read()
-        .unwrap_or_else(PoisonError::into_inner)
-        .metrics_path
-        .clone()
-        .unwrap_or_else(|| "/metrics".to_owned())
-}
+use crate::telemetry::Telemetry;
 
 /// Why [`init`] failed.
 #[derive(Debug, thiserror::Error)]
@@ -110,7 +58,17 @@ pub enum ShutdownError {
 /// [`shutdown`](Self::shutdown) or drop.
 #[must_use = "telemetry stops when the guard is dropped"]
 pub struct TelemetryGuard {
+    telemetry: Telemetry,
     inner: Option<GuardInner>,
+}
+
+impl std::ops::Deref for TelemetryGuard {
+    type Target = Telemetry;
+
+    /// The [`Telemetry`] `init` configured (the process-wide default).
+    fn deref(&self) -> &Telemetry {
+        &self.telemetry
+    }
 }
 
 struct GuardInner {
@@ -129,7 +87,7 @@ impl std::fmt::Debug for TelemetryGuard {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TelemetryGuard")
             .field("active", &self.inner.is_some())
-            .field("prometheus_listener", &listener_addr())
+            .field("telemetry", &self.telemetry)
             .finish()
     }
 }
@@ -138,7 +96,7 @@ impl TelemetryGuard {
     /// Address of the standalone `/metrics` listener, if the configuration asked for one.
     #[must_use]
     pub fn prometheus_addr(&self) -> Option<SocketAddr> {
-        listener_addr()
+        self.telemetry.prometheus_listener()
     }
 
     /// Exports queued spans now, waiting up to the OTLP timeout. Never panics.
@@ -232,28 +190,29 @@ impl Drop for TelemetryGuard {
 /// [`InitError`] when called twice, when the listener cannot bind, when the OTLP exporter
 /// cannot be built, or when another global subscriber is installed.
 pub fn init(config: TelemetryConfig) -> Result<TelemetryGuard, InitError> {
-    if INITIALIZED.swap(true, Ordering::SeqCst) {
+    let telemetry = Telemetry::global();
+    if !telemetry.claim_init() {
         return Err(InitError::AlreadyInitialized);
     }
-    let result = init_inner(&config);
+    let result = init_inner(telemetry, &config);
     if result.is_err() {
-        INITIALIZED.store(false, Ordering::SeqCst);
+        telemetry.release_init();
     }
     result
 }
 
-fn init_inner(config: &TelemetryConfig) -> Result<TelemetryGuard, InitError> {
-    METRICS_DISABLED.store(!config.enable_metrics, Ordering::Relaxed);
-    let registry = crate::registry();
+fn init_inner(
+    telemetry: &Telemetry,
+    config: &TelemetryConfig,
+) -> Result<TelemetryGuard, InitError> {
+    telemetry.set_metrics_enabled(config.enable_metrics);
+    let registry = telemetry.registry();
     registry.set_max_series_per_family(config.max_series_per_family);
-    {
-        let mut st = state().write().unwrap_or_else(PoisonError::into_inner);
-        st.auth = MetricsAuth::new(config.metrics_token.clone());
-        st.metrics_path = Some(config.metrics_path.clone());
-    }
+    telemetry.set_metrics_auth(MetricsAuth::new(config.metrics_token.clone()));
+    telemetry.set_metrics_path(&config.metrics_path);
     let wants_otlp_metrics = config.metrics_exporters().contains(&MetricsExporter::Otlp);
     let wants_otlp_traces = !config.traces_exporters().is_empty();
-    crate::llm::install_price_table(config.llm_price_file())?;
+    crate::llm::install_price_table(telemetry, config.llm_price_file())?;
     let listener = config.prometheus_listener();
     let needs_runtime = listener.is_some()
         || wants_otlp_metrics
@@ -290,10 +249,7 @@ fn init_inner(config: &TelemetryConfig) -> Result<TelemetryGuard, InitError> {
             MetricsAuth::new(config.metrics_token.clone()),
             registry.clone(),
         ));
-        state()
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .listener = Some(local);
+        telemetry.set_prometheus_listener(local);
     }
 
     if let (true, Some(rt)) = (config.collects_system_metrics(), &runtime) {
@@ -318,7 +274,7 @@ fn init_inner(config: &TelemetryConfig) -> Result<TelemetryGuard, InitError> {
             use opentelemetry::trace::TracerProvider as _;
             let mut builder = opentelemetry_sdk::trace::SdkTracerProvider::builder()
                 .with_resource(crate::export::otlp::sdk_resource(config))
-                .with_sampler(crate::sampling::UnitelSampler::new(sampler(config.sampler)));
+                .with_sampler(crate::trace::UnitelSampler::new(sampler(config.sampler)));
             if let (true, Some(rt)) = (wants_otlp_traces, &runtime) {
                 let (processor, pipeline) = crate::export::otlp::start_spans(rt, config, registry)
                     .map_err(exporter_error)?;
@@ -334,20 +290,21 @@ fn init_inner(config: &TelemetryConfig) -> Result<TelemetryGuard, InitError> {
                 ]),
             );
             let tracer = provider.tracer("unitel");
-            crate::trace::install_tracer(tracer.clone());
+            telemetry.set_tracer(tracer.clone());
             guard.provider = Some(provider);
-            crate::sampling::install(config.sampler);
+            telemetry.set_sampling(crate::trace::SamplingPolicy::new(config.sampler));
             if config.install_subscriber {
-                crate::subscriber::install(config, Some(tracer)).map_err(InitError::Subscriber)?;
+                crate::trace::subscriber::install(config, Some(tracer))
+                    .map_err(InitError::Subscriber)?;
             }
         } else if config.install_subscriber {
-            crate::subscriber::install(config, None).map_err(InitError::Subscriber)?;
+            crate::trace::subscriber::install(config, None).map_err(InitError::Subscriber)?;
         }
     }
     #[cfg(not(feature = "otel"))]
     {
         if config.install_subscriber {
-            crate::subscriber::install(config).map_err(InitError::Subscriber)?;
+            crate::trace::subscriber::install(config).map_err(InitError::Subscriber)?;
         }
         if wants_otlp_metrics || wants_otlp_traces {
             tracing::warn!(
@@ -358,7 +315,10 @@ fn init_inner(config: &TelemetryConfig) -> Result<TelemetryGuard, InitError> {
         }
     }
     guard.runtime = runtime;
-    Ok(TelemetryGuard { inner: Some(guard) })
+    Ok(TelemetryGuard {
+        telemetry: telemetry.clone(),
+        inner: Some(guard),
+    })
 }
 
 #[cfg(feature = "otel")]

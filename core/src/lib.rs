@@ -32,6 +32,8 @@
 //! ## Modules follow the data
 //! [`config`] → [`init()`] → [`catalog`] → [`Registry`] / [`record`] → [`prometheus`] (and OTLP).
 
+// Layers, bottom to top; a module imports only from the ones listed before it
+// (docs/architecture.md):
 pub mod cache;
 pub mod catalog;
 pub mod config;
@@ -42,34 +44,29 @@ pub mod http;
 mod init;
 pub mod instrument;
 pub mod llm;
-pub mod propagation;
 pub mod rag;
 pub mod record;
 mod registry;
 pub mod resilience;
 mod runtime;
-#[cfg(feature = "otel")]
-mod sampling;
-mod subscriber;
 pub mod system;
+mod telemetry;
 pub mod trace;
-
-use std::sync::OnceLock;
 
 pub use catalog::{MetricDescriptor, MetricKind};
 pub use config::{
     ConfigError, MetricsExporter, OtlpProtocol, SamplerConfig, TelemetryConfig,
     TelemetryConfigBuilder, TracesExporter,
 };
-pub use export::prometheus;
-pub use init::{InitError, ShutdownError, TelemetryGuard, init, metrics_enabled, metrics_path};
-pub use propagation::{RemoteContext, extract_context, inject_context};
+pub use init::{InitError, ShutdownError, TelemetryGuard, init};
 pub use record::{add_to_counter, increment_counter, observe_histogram, set_gauge};
 pub use registry::{
     Counter, CounterFamily, DEFAULT_MAX_SERIES_PER_FAMILY, Gauge, GaugeFamily, Histogram,
     HistogramFamily, HistogramValue, InstrumentationErrorKind, MAX_FAMILIES, MetricCallback,
     MetricDefinition, Registry, RegistryError,
 };
+pub use telemetry::{DEFAULT_METRICS_PATH, Telemetry};
+pub use trace::propagation::{RemoteContext, inject_context};
 pub use trace::{add_span_event, set_span_attribute, start_span};
 
 pub use instrument::{monitor_resource, record_error, time_operation};
@@ -85,9 +82,8 @@ pub use instrument::__private;
 /// Whether this build exports OpenTelemetry spans and OTLP (the `otel` feature).
 pub const OTEL_AVAILABLE: bool = cfg!(feature = "otel");
 
-static REGISTRY: OnceLock<Registry> = OnceLock::new();
-
-/// The process-wide registry that [`init`], the integrations and the convenience functions use.
+/// The registry of the process-wide [`Telemetry::global`], which [`init`], the integrations
+/// and the convenience functions use.
 ///
 /// ```
 /// let families = unitel::registry();
@@ -95,7 +91,7 @@ static REGISTRY: OnceLock<Registry> = OnceLock::new();
 /// ```
 #[must_use]
 pub fn registry() -> &'static Registry {
-    REGISTRY.get_or_init(Registry::new)
+    Telemetry::global().registry()
 }
 
 /// `registry().add_callback(name, f)` on the process-wide registry.
@@ -107,4 +103,33 @@ where
     F: Fn(&str, f64, &[(&str, &str)]) + Send + Sync + 'static,
 {
     registry().add_callback(name, callback)
+}
+
+/// Reads `traceparent`, `tracestate` and `baggage` from `headers`; a malformed `traceparent` is
+/// counted (`unitel_instrumentation_errors_total{kind="invalid_header"}`) in the process-wide
+/// registry and starts a new trace. See [`trace::propagation`].
+#[must_use]
+pub fn extract_context(headers: &::http::HeaderMap) -> RemoteContext {
+    trace::propagation::extract_context_into(headers, registry())
+}
+
+/// Prometheus text exposition (format 0.0.4): rendering, the endpoint's response and its token.
+pub mod prometheus {
+    pub use crate::export::prometheus::{CONTENT_TYPE, MetricsAuth, render_registry, respond};
+
+    /// Renders the process-wide registry ([`Telemetry::global`](crate::Telemetry::global)):
+    /// what `GET /metrics` serves.
+    ///
+    /// ```
+    /// unitel::registry()
+    ///     .counter(&unitel::catalog::ERRORS_TOTAL)
+    ///     .with_labels(&["parser", "invalid_input"])
+    ///     .inc();
+    /// let text = unitel::prometheus::render();
+    /// assert!(text.contains("errors_total{component=\"parser\",error_type=\"invalid_input\"} 1"));
+    /// ```
+    #[must_use]
+    pub fn render() -> String {
+        render_registry(crate::registry())
+    }
 }

@@ -57,12 +57,13 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
-use crate::Registry;
 use crate::catalog;
+use crate::registry::Registry;
 use crate::registry::{Counter, CounterFamily, HistogramFamily};
+use crate::telemetry::Telemetry;
 
 /// Model label of models the price table does not list.
 pub const OTHER_MODEL: &str = "other";
@@ -781,60 +782,86 @@ impl PriceTable {
     }
 }
 
-struct InstalledTable {
-    table: Arc<PriceTable>,
+/// The price table and content-capture hook of one [`Telemetry`], kept in its extensions.
+#[derive(Default)]
+struct LlmSettings {
+    table: RwLock<Option<Arc<PriceTable>>>,
+    capture: RwLock<Option<Arc<ContentHook>>>,
 }
 
-static PRICE_TABLE: RwLock<Option<InstalledTable>> = RwLock::new(None);
+fn settings(telemetry: &Telemetry) -> Arc<LlmSettings> {
+    telemetry.extensions().get_or_default::<LlmSettings>()
+}
 
 /// The process-wide price table: the one [`set_price_table`] (or `init`, from
 /// `UNITEL_LLM_PRICES`) installed, else an empty table with version `none`.
 #[must_use]
 pub fn price_table() -> Arc<PriceTable> {
-    if let Some(t) = PRICE_TABLE
+    price_table_of(Telemetry::global())
+}
+
+/// The price table of `telemetry` ([`price_table`] for the process-wide one).
+#[must_use]
+pub fn price_table_of(telemetry: &Telemetry) -> Arc<PriceTable> {
+    let settings = settings(telemetry);
+    if let Some(t) = settings
+        .table
         .read()
         .unwrap_or_else(PoisonError::into_inner)
         .as_ref()
     {
-        return Arc::clone(&t.table);
+        return Arc::clone(t);
     }
-    let mut slot = PRICE_TABLE.write().unwrap_or_else(PoisonError::into_inner);
+    let mut slot = settings
+        .table
+        .write()
+        .unwrap_or_else(PoisonError::into_inner);
     if let Some(t) = slot.as_ref() {
-        return Arc::clone(&t.table);
+        return Arc::clone(t);
     }
     let table = Arc::new(PriceTable::default());
-    publish_version(None, table.version());
-    *slot = Some(InstalledTable {
-        table: Arc::clone(&table),
-    });
+    publish_version(telemetry.registry(), None, table.version());
+    *slot = Some(Arc::clone(&table));
     table
 }
 
 /// Installs the process-wide price table; `unitel_price_table_info{version}` is 1 for it (and 0
 /// for the table it replaces).
 pub fn set_price_table(table: PriceTable) {
-    let table = Arc::new(table);
-    let mut slot = PRICE_TABLE.write().unwrap_or_else(PoisonError::into_inner);
-    let old = slot.as_ref().map(|t| t.table.version().to_owned());
-    publish_version(old.as_deref(), table.version());
-    *slot = Some(InstalledTable { table });
+    set_price_table_of(Telemetry::global(), table);
 }
 
-fn publish_version(old: Option<&str>, new: &str) {
-    let info = crate::registry().gauge(&catalog::PRICE_TABLE_INFO);
+/// Installs `telemetry`'s price table ([`set_price_table`] for the process-wide one).
+pub fn set_price_table_of(telemetry: &Telemetry, table: PriceTable) {
+    let table = Arc::new(table);
+    let settings = settings(telemetry);
+    let mut slot = settings
+        .table
+        .write()
+        .unwrap_or_else(PoisonError::into_inner);
+    let old = slot.as_ref().map(|t| t.version().to_owned());
+    publish_version(telemetry.registry(), old.as_deref(), table.version());
+    *slot = Some(table);
+}
+
+fn publish_version(registry: &Registry, old: Option<&str>, new: &str) {
+    let info = registry.gauge(&catalog::PRICE_TABLE_INFO);
     if let Some(old) = old.filter(|o| *o != new) {
         info.with_labels(&[old]).set(0.0);
     }
     info.with_labels(&[new]).set(1.0);
 }
 
-/// Installs the table of the file `path` (`None`: the built-in empty table) and publishes its
-/// version. Called by [`init`](crate::init()).
-pub(crate) fn install_price_table(path: Option<&Path>) -> Result<(), PriceTableError> {
+/// Installs the table of the file `path` (`None`: the built-in empty table) in `telemetry` and
+/// publishes its version. Called by [`init`](crate::init()).
+pub(crate) fn install_price_table(
+    telemetry: &Telemetry,
+    path: Option<&Path>,
+) -> Result<(), PriceTableError> {
     match path {
-        Some(p) => set_price_table(PriceTable::load(p)?),
+        Some(p) => set_price_table_of(telemetry, PriceTable::load(p)?),
         None => {
-            let _ = price_table();
+            let _ = price_table_of(telemetry);
         }
     }
     Ok(())
@@ -862,8 +889,6 @@ impl ContentKind {
 
 type ContentHook = dyn Fn(ContentKind, &str) -> Option<String> + Send + Sync;
 
-static CONTENT_HOOK: RwLock<Option<Arc<ContentHook>>> = RwLock::new(None);
-
 /// Turns on prompt and completion capture through `redact`: it gets each text and returns what
 /// may be recorded on the span (`None` records nothing). Off by default.
 ///
@@ -880,17 +905,32 @@ pub fn set_content_capture<F>(redact: F)
 where
     F: Fn(ContentKind, &str) -> Option<String> + Send + Sync + 'static,
 {
-    *CONTENT_HOOK.write().unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(redact));
+    set_content_capture_of(Telemetry::global(), redact);
+}
+
+/// [`set_content_capture`] for `telemetry`.
+pub fn set_content_capture_of<F>(telemetry: &Telemetry, redact: F)
+where
+    F: Fn(ContentKind, &str) -> Option<String> + Send + Sync + 'static,
+{
+    *settings(telemetry)
+        .capture
+        .write()
+        .unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(redact));
 }
 
 /// Turns prompt and completion capture off again.
 pub fn disable_content_capture() {
-    *CONTENT_HOOK.write().unwrap_or_else(PoisonError::into_inner) = None;
+    *settings(Telemetry::global())
+        .capture
+        .write()
+        .unwrap_or_else(PoisonError::into_inner) = None;
 }
 
-/// Records `text` on `span` through the redaction hook, if one is installed.
-fn capture_on(span: &tracing::Span, kind: ContentKind, text: &str) {
-    let hook = CONTENT_HOOK
+/// Records `text` on `span` through `telemetry`'s redaction hook, if one is installed.
+fn capture_on(telemetry: &Telemetry, span: &tracing::Span, kind: ContentKind, text: &str) {
+    let hook = settings(telemetry)
+        .capture
         .read()
         .unwrap_or_else(PoisonError::into_inner)
         .clone();
@@ -902,7 +942,7 @@ fn capture_on(span: &tracing::Span, kind: ContentKind, text: &str) {
 /// Records a prompt or completion on the current span (inside `#[track_llm_usage]`, the `chat`
 /// span) through the redaction hook; does nothing without one.
 pub fn capture_content(kind: ContentKind, text: &str) {
-    capture_on(&tracing::Span::current(), kind, text);
+    capture_on(Telemetry::global(), &tracing::Span::current(), kind, text);
 }
 
 // --- Metrics -----------------------------------------------------------------------------------
@@ -910,6 +950,7 @@ pub fn capture_content(kind: ContentKind, text: &str) {
 /// The GenAI metric families of one registry (LLM calls and embeddings), with the exact cost
 /// totals behind `llm_cost_dollars_total`. Create one per registry.
 pub struct LlmMetrics {
+    telemetry: Telemetry,
     requests: CounterFamily,
     pub(crate) tokens: CounterFamily,
     duration: HistogramFamily,
@@ -953,7 +994,12 @@ impl LlmMetrics {
     /// ```
     #[must_use]
     pub fn new(registry: &Registry) -> Arc<Self> {
-        Arc::new(Self {
+        Arc::new(Self::build(Telemetry::global(), registry))
+    }
+
+    fn build(telemetry: &Telemetry, registry: &Registry) -> Self {
+        Self {
+            telemetry: telemetry.clone(),
             requests: registry.counter(&catalog::LLM_REQUESTS_TOTAL),
             tokens: registry.counter(&catalog::LLM_TOKENS_USED_TOTAL),
             duration: registry.histogram(&catalog::LLM_REQUEST_DURATION_SECONDS),
@@ -964,14 +1010,27 @@ impl LlmMetrics {
             embeddings: registry.counter(&catalog::EMBEDDINGS_GENERATED_TOTAL),
             embedding_duration: registry.histogram(&catalog::EMBEDDING_GENERATION_DURATION_SECONDS),
             ledgers: Mutex::new(HashMap::new()),
-        })
+        }
     }
 
-    /// The families of the process-wide [`registry()`](crate::registry()).
+    /// The families of the process-wide [`Telemetry::global`] (one set per telemetry).
     #[must_use]
-    pub fn global() -> &'static Arc<Self> {
-        static GLOBAL: OnceLock<Arc<LlmMetrics>> = OnceLock::new();
-        GLOBAL.get_or_init(|| Self::new(crate::registry()))
+    pub fn global() -> Arc<Self> {
+        Self::of(Telemetry::global())
+    }
+
+    /// The families of `telemetry`, whose price table and capture hook the calls recorded
+    /// through them use (one set per telemetry).
+    #[must_use]
+    pub fn of(telemetry: &Telemetry) -> Arc<Self> {
+        telemetry
+            .extensions()
+            .get_or_insert_with(|| Self::build(telemetry, telemetry.registry()))
+    }
+
+    /// The telemetry whose settings (price table, capture hook) calls through these use.
+    pub(crate) fn telemetry(&self) -> &Telemetry {
+        &self.telemetry
     }
 
     /// Adds `cost` to `llm_cost_dollars_total{provider, model}`, keeping the counter equal to
@@ -1091,7 +1150,10 @@ impl LlmCallBuilder {
 
     /// Starts the call: the clock and the span.
     pub fn start(self) -> LlmCall {
-        let table = self.table.unwrap_or_else(price_table);
+        let metrics = self.metrics.unwrap_or_else(LlmMetrics::global);
+        let table = self
+            .table
+            .unwrap_or_else(|| price_table_of(metrics.telemetry()));
         let price = self.price.or_else(|| table.price(&self.model).copied());
         let model_label: Box<str> = if self.listed || table.is_listed(&self.model) {
             self.model.as_str().into()
@@ -1123,9 +1185,7 @@ impl LlmCallBuilder {
                 model_label,
                 operation: self.operation,
                 price,
-                metrics: self
-                    .metrics
-                    .unwrap_or_else(|| Arc::clone(LlmMetrics::global())),
+                metrics,
                 start: Instant::now(),
                 first_chunk: None,
                 chunks: 0,
@@ -1232,14 +1292,21 @@ impl LlmCall {
         }
     }
 
+    /// The telemetry whose capture hook this call uses.
+    fn telemetry(&self) -> &Telemetry {
+        self.state
+            .as_ref()
+            .map_or_else(|| Telemetry::global(), |s| s.metrics.telemetry())
+    }
+
     /// Records the prompt on the span through the redaction hook (see [`set_content_capture`]).
     pub fn record_prompt(&self, text: &str) {
-        capture_on(&self.span, ContentKind::Prompt, text);
+        capture_on(self.telemetry(), &self.span, ContentKind::Prompt, text);
     }
 
     /// Records the completion on the span through the redaction hook.
     pub fn record_completion(&self, text: &str) {
-        capture_on(&self.span, ContentKind::Completion, text);
+        capture_on(self.telemetry(), &self.span, ContentKind::Completion, text);
     }
 
     /// `gen_ai.response.model`: the model that answered.

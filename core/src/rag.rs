@@ -32,12 +32,13 @@
 //! assert!(text.contains("rag_retrieval_latency_seconds_count{pipeline=\"standard\"} 1"));
 //! ```
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Instant;
 
-use crate::Registry;
 use crate::catalog;
+use crate::registry::Registry;
 use crate::registry::{CounterFamily, Histogram};
+use crate::telemetry::Telemetry;
 
 /// The RAG metric families of one registry.
 #[derive(Debug)]
@@ -54,21 +55,32 @@ impl RagMetrics {
     /// The families of `registry`.
     #[must_use]
     pub fn new(registry: &Registry) -> Arc<Self> {
-        Arc::new(Self {
+        Arc::new(Self::build(registry))
+    }
+
+    fn build(registry: &Registry) -> Self {
+        Self {
             queries: registry.counter(&catalog::RAG_QUERIES_TOTAL),
             latency: registry.histogram(&catalog::RAG_RETRIEVAL_LATENCY_SECONDS),
             documents: registry.histogram(&catalog::RAG_DOCUMENTS_RETRIEVED),
             hits: registry.counter(&catalog::RAG_CACHE_HITS_TOTAL),
             misses: registry.counter(&catalog::RAG_CACHE_MISSES_TOTAL),
             errors: registry.counter(&catalog::ERRORS_TOTAL),
-        })
+        }
     }
 
-    /// The families of the process-wide [`registry()`](crate::registry()).
+    /// The families of the process-wide [`Telemetry::global`] (one set per telemetry).
     #[must_use]
-    pub fn global() -> &'static Arc<Self> {
-        static GLOBAL: OnceLock<Arc<RagMetrics>> = OnceLock::new();
-        GLOBAL.get_or_init(|| Self::new(crate::registry()))
+    pub fn global() -> Arc<Self> {
+        Self::of(Telemetry::global())
+    }
+
+    /// The families of `telemetry`'s registry (one set per telemetry).
+    #[must_use]
+    pub fn of(telemetry: &Telemetry) -> Arc<Self> {
+        telemetry
+            .extensions()
+            .get_or_insert_with(|| Self::build(telemetry.registry()))
     }
 }
 
@@ -114,9 +126,7 @@ impl RagQueryBuilder {
 
     /// Starts the query: counts it, starts the clock and the span.
     pub fn start(self) -> RagQuery {
-        let metrics = self
-            .metrics
-            .unwrap_or_else(|| Arc::clone(RagMetrics::global()));
+        let metrics = self.metrics.unwrap_or_else(RagMetrics::global);
         let pipeline = self.pipeline.as_str();
         metrics.queries.with_labels(&[pipeline]).inc();
         let data_source = self.data_source.as_deref().unwrap_or(pipeline);

@@ -32,7 +32,7 @@ fn serve(recorder: &HttpServerRecorder, headers: &http::HeaderMap, agent: &str) 
         let child = tracing::info_span!("load item", otel.kind = "client", test.agent = agent);
         let _child = child.enter();
         let mut out = http::HeaderMap::new();
-        unitel::propagation::inject_context(&mut out);
+        unitel::trace::propagation::inject_context(&mut out);
         out.get("traceparent")
             .map(|v| v.to_str().unwrap().to_owned())
     };

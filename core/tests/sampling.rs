@@ -35,7 +35,7 @@ async fn unsampled_traces_do_not_change_metric_counts() {
         let _e = span.enter();
         counter.inc();
         // An unsampled span still has no trace context to propagate.
-        assert!(unitel::propagation::traceparent(&span).is_none_or(|t| t.ends_with("-00")));
+        assert!(unitel::trace::propagation::traceparent(&span).is_none_or(|t| t.ends_with("-00")));
     }
     guard.force_flush();
     tokio::time::sleep(Duration::from_millis(300)).await;

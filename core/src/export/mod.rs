@@ -1,6 +1,6 @@
 //! Exporters: Prometheus text exposition and OTLP (metrics and spans).
 
-pub mod prometheus;
+pub(crate) mod prometheus;
 
 #[cfg(feature = "otel")]
 pub(crate) mod otlp;

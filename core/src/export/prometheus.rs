@@ -11,7 +11,6 @@
 //! ```
 
 use std::fmt::Write as _;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use crate::registry::{
@@ -21,13 +20,16 @@ use crate::registry::{
 /// `Content-Type` of the exposition.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// Renders the process-wide [`registry()`](crate::registry()).
+/// Renders `registry` in the Prometheus text format (version 0.0.4).
+///
+/// ```
+/// let registry = unitel::Registry::new();
+/// registry.increment("rag_queries_total", 1.0, &[("pipeline", "standard")]);
+/// let text = unitel::prometheus::render_registry(&registry);
+/// assert!(text.contains("rag_queries_total{pipeline=\"standard\"} 1"));
+/// ```
 #[must_use]
-pub fn render() -> String {
-    crate::registry().render()
-}
-
-pub(crate) fn render_registry(registry: &Registry) -> String {
+pub fn render_registry(registry: &Registry) -> String {
     let families = registry.families();
     let hint = &registry.shared().last_render_len;
     let mut out = String::with_capacity(
@@ -319,12 +321,6 @@ impl MetricsAuth {
         }
     }
 
-    /// The check the process-wide configuration asks for (`UNITEL_METRICS_TOKEN`).
-    #[must_use]
-    pub fn from_config() -> Self {
-        crate::init::metrics_auth()
-    }
-
     /// Whether a token is required.
     #[must_use]
     pub fn is_required(&self) -> bool {
@@ -425,19 +421,13 @@ pub fn respond<B>(
         return r;
     }
     let mut r = http::Response::new(http_body_util::Full::new(bytes::Bytes::from(
-        registry.render(),
+        render_registry(registry),
     )));
     r.headers_mut().insert(
         header::CONTENT_TYPE,
         http::HeaderValue::from_static(CONTENT_TYPE),
     );
     r
-}
-
-/// Address the standalone listener is bound to, if one was started by [`init`](crate::init).
-#[must_use]
-pub fn listener_addr() -> Option<SocketAddr> {
-    crate::init::listener_addr()
 }
 
 #[cfg(test)]

@@ -32,6 +32,7 @@ use std::time::Duration;
 
 use crate::catalog;
 use crate::registry::{CounterFamily, HistogramFamily, Registry};
+use crate::telemetry::Telemetry;
 
 /// Why a request got no response: the `error.type` of a failed client request, and its
 /// `status` label. A response with a status code of 400 or more is an error too; its
@@ -313,15 +314,27 @@ pub fn record_error_type(span: &tracing::Span, error_type: ClientErrorType) {
 /// response arrived (`"timeout"`, `"connection_refused"`, …).
 #[derive(Debug, Clone)]
 pub struct HttpClientMetrics {
+    telemetry: Telemetry,
     requests: CounterFamily,
     durations: HistogramFamily,
 }
 
 impl HttpClientMetrics {
-    /// Handles on `registry`.
+    /// Handles on `registry`; metrics on or off as the process-wide [`Telemetry::global`] says.
     #[must_use]
     pub fn new(registry: &Registry) -> Self {
+        Self::with_telemetry_registry(Telemetry::global(), registry)
+    }
+
+    /// Handles on `telemetry`'s registry, with its metrics switch.
+    #[must_use]
+    pub fn for_telemetry(telemetry: &Telemetry) -> Self {
+        Self::with_telemetry_registry(telemetry, telemetry.registry())
+    }
+
+    fn with_telemetry_registry(telemetry: &Telemetry, registry: &Registry) -> Self {
         Self {
+            telemetry: telemetry.clone(),
             requests: registry.counter(&catalog::HTTP_CLIENT_REQUESTS_TOTAL),
             durations: registry.histogram(&catalog::HTTP_CLIENT_REQUEST_DURATION_SECONDS),
         }
@@ -335,7 +348,7 @@ impl HttpClientMetrics {
         status: &str,
         elapsed: Duration,
     ) {
-        if !crate::init::metrics_enabled() {
+        if !self.telemetry.metrics_enabled() {
             return;
         }
         let method = super::method_label(method);

@@ -44,11 +44,13 @@ use std::time::Instant;
 
 use hashbrown::{Equivalent, HashMap};
 
-use crate::Registry;
-#[cfg(feature = "otel")]
-use crate::RemoteContext;
 use crate::catalog;
-use crate::registry::{Counter, CounterFamily, Gauge, GaugeFamily, Histogram, HistogramFamily};
+use crate::registry::{
+    Counter, CounterFamily, Gauge, GaugeFamily, Histogram, HistogramFamily, Registry,
+};
+use crate::telemetry::Telemetry;
+#[cfg(feature = "otel")]
+use crate::trace::propagation::RemoteContext;
 
 /// `route` label of requests that matched no route (404s, fallbacks): never the raw path.
 pub const UNMATCHED_ROUTE: &str = "unmatched";
@@ -118,6 +120,7 @@ pub enum HttpServerConfigError {
 /// ```
 #[derive(Clone)]
 pub struct HttpServerConfig {
+    telemetry: Telemetry,
     registry: Registry,
     excluded_paths: Vec<Box<str>>,
     route_fallback: Option<Arc<RouteFallback>>,
@@ -152,14 +155,21 @@ impl Default for HttpServerConfig {
 }
 
 impl HttpServerConfig {
-    /// Records into the process-wide [`registry()`](crate::registry()), excludes the metrics
-    /// path of the process configuration ([`metrics_path()`](crate::metrics_path())), no
-    /// response header, no server address.
+    /// Records into the process-wide [`Telemetry::global`], excludes its metrics path
+    /// (`/metrics` unless configured), no response header, no server address.
     #[must_use]
     pub fn new() -> Self {
+        Self::for_telemetry(Telemetry::global())
+    }
+
+    /// Records into `telemetry` (its registry, switches and trace pipeline) and excludes its
+    /// metrics path.
+    #[must_use]
+    pub fn for_telemetry(telemetry: &Telemetry) -> Self {
         Self {
-            registry: crate::registry().clone(),
-            excluded_paths: vec![crate::metrics_path().into_boxed_str()],
+            telemetry: telemetry.clone(),
+            registry: telemetry.registry().clone(),
+            excluded_paths: vec![Box::from(&*telemetry.metrics_path())],
             route_fallback: None,
             traceparent_header: false,
             server_address: None,
@@ -169,7 +179,8 @@ impl HttpServerConfig {
         }
     }
 
-    /// Records into `registry` instead of the process-wide one (tests, several apps).
+    /// Records into `registry` instead of the telemetry's own (tests, several apps); the
+    /// switches and the trace pipeline stay the telemetry's.
     #[must_use]
     pub fn with_registry(mut self, registry: Registry) -> Self {
         self.registry = registry;
@@ -510,7 +521,7 @@ impl HttpServerRecorder {
         let inner = &self.inner;
         let method = super::method_label_from_str(parts.method);
         let entry = inner.route_entry(method, recorded.unwrap_or(UNMATCHED_ROUTE));
-        let record_metrics = crate::init::metrics_enabled();
+        let record_metrics = inner.config.telemetry.metrics_enabled();
         if record_metrics {
             entry.in_flight.inc();
         }
@@ -690,7 +701,7 @@ fn new_span(
     start: Instant,
 ) -> (tracing::Span, RequestContext) {
     #[cfg(feature = "otel")]
-    if let Some(tracer) = crate::trace::tracer() {
+    if let Some(tracer) = config.telemetry.tracer() {
         return (
             tracing::Span::none(),
             direct_span(tracer, config, parts, method, route, start),
@@ -706,7 +717,7 @@ fn new_span(
     let span = server_span(config, parts, method, route.map(|r| &**r));
     #[cfg(feature = "otel")]
     if !span.is_disabled()
-        && let Some(remote) = remote_context(parts.headers)
+        && let Some(remote) = remote_context(parts.headers, &config.registry)
     {
         remote.set_parent_of(&span);
     }
@@ -716,19 +727,20 @@ fn new_span(
 /// The server span through unitel's tracer (see [`new_span`]).
 #[cfg(feature = "otel")]
 fn direct_span(
-    tracer: &'static opentelemetry_sdk::trace::Tracer,
+    tracer: &opentelemetry_sdk::trace::Tracer,
     config: &HttpServerConfig,
     parts: &RequestParts<'_>,
     method: &'static str,
     route: Option<&Arc<str>>,
     start: Instant,
 ) -> RequestContext {
-    use crate::sampling::Decision;
+    use crate::trace::Decision;
     use opentelemetry::KeyValue;
     use opentelemetry::trace::{SpanKind, TraceContextExt as _, Tracer as _};
     // Only a request that carries propagation headers pays for parsing them.
-    let mut remote = remote_context(parts.headers).map(RemoteContext::into_otel_context);
-    let decision = crate::sampling::decide(&mut remote);
+    let mut remote =
+        remote_context(parts.headers, &config.registry).map(RemoteContext::into_otel_context);
+    let decision = crate::trace::decide(config.telemetry.sampling(), &mut remote);
     let decided = match decision {
         Decision::Drop(cx) => {
             return cx.map(|cx| ServedContext {
@@ -791,7 +803,7 @@ fn direct_span(
     let parent = remote.unwrap_or_default();
     let span = match decided {
         Some(sampled) => {
-            crate::sampling::with_decision(sampled, || tracer.build_with_context(builder, &parent))
+            crate::trace::with_decision(sampled, || tracer.build_with_context(builder, &parent))
         }
         None => tracer.build_with_context(builder, &parent),
     };
@@ -850,18 +862,19 @@ fn server_span(
 
 /// The caller's trace context, when the request carries a propagation header.
 #[cfg(feature = "otel")]
-fn remote_context(headers: &dyn RequestHeaders) -> Option<RemoteContext> {
+fn remote_context(headers: &dyn RequestHeaders, registry: &Registry) -> Option<RemoteContext> {
+    use crate::trace::propagation::{extract_context_into, extract_traceparent};
     // The common cases, no header or `traceparent` alone, take one scan of the names, no copy.
     if let Some(map) = headers.as_header_map() {
         let (traceparent, others) = propagation_headers(map);
         if others {
-            return Some(crate::extract_context(map));
+            return Some(extract_context_into(map, registry));
         }
-        return traceparent.map(|v| crate::propagation::extract_traceparent(v.as_bytes()));
+        return traceparent.map(|v| extract_traceparent(v.as_bytes(), registry));
     }
     let traceparent = headers.header("traceparent");
     if headers.header("tracestate").is_none() && headers.header("baggage").is_none() {
-        return traceparent.map(crate::propagation::extract_traceparent);
+        return traceparent.map(|v| extract_traceparent(v, registry));
     }
     let mut map = http::HeaderMap::new();
     for name in PROPAGATION_HEADERS {
@@ -872,7 +885,7 @@ fn remote_context(headers: &dyn RequestHeaders) -> Option<RemoteContext> {
             map.insert(name, value);
         }
     }
-    (!map.is_empty()).then(|| crate::extract_context(&map))
+    (!map.is_empty()).then(|| extract_context_into(&map, registry))
 }
 
 /// The first `traceparent` of `map`, and whether it has `tracestate` or `baggage`. A request
@@ -880,7 +893,7 @@ fn remote_context(headers: &dyn RequestHeaders) -> Option<RemoteContext> {
 /// costs less than hashing three names; a long map is looked up instead.
 #[cfg(feature = "otel")]
 fn propagation_headers(map: &http::HeaderMap) -> (Option<&http::HeaderValue>, bool) {
-    use crate::propagation::{BAGGAGE, TRACEPARENT, TRACESTATE};
+    use crate::trace::propagation::{BAGGAGE, TRACEPARENT, TRACESTATE};
     if map.keys_len() > 16 {
         return (
             map.get(TRACEPARENT),
@@ -1085,12 +1098,12 @@ impl ServerRequest {
         }
         #[cfg(feature = "otel")]
         if let Some(served) = self.context.as_ref().filter(|c| c.own_span) {
-            return crate::propagation::traceparent_of(&served.cx);
+            return crate::trace::propagation::traceparent_of(&served.cx);
         }
         if self.span.is_disabled() {
             return None;
         }
-        crate::propagation::traceparent(&self.span)
+        crate::trace::propagation::traceparent(&self.span)
     }
 
     /// The response is complete: records the metrics with the status given to

@@ -45,7 +45,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     println!(
         "listening on http://{bind}; metrics at http://{bind}{}",
-        unitel::metrics_path()
+        unitel::Telemetry::global().metrics_path()
     );
     HttpServer::new(move || {
         App::new()

@@ -37,11 +37,13 @@ pub fn metrics_scope_for(registry: Registry, auth: MetricsAuth) -> Resource {
 }
 
 fn resource(registry: Registry, auth: Option<MetricsAuth>) -> Resource {
-    let path = unitel::metrics_path();
+    let path = unitel::Telemetry::global().metrics_path().to_string();
     let served = path.clone();
     web::resource(path).route(web::get().to(move |req: HttpRequest| {
         let registry = registry.clone();
-        let auth = auth.clone().unwrap_or_else(MetricsAuth::from_config);
+        let auth = auth
+            .clone()
+            .unwrap_or_else(|| unitel::Telemetry::global().metrics_auth());
         let served = served.clone();
         async move { respond(&req, &served, &auth, &registry).await }
     }))

@@ -52,7 +52,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let listener = tokio::net::TcpListener::bind(bind).await?;
     println!(
         "listening on http://{bind}; metrics at http://{bind}{}",
-        unitel::metrics_path()
+        unitel::Telemetry::global().metrics_path()
     );
     axum::serve(listener, app)
         .with_graceful_shutdown(async {

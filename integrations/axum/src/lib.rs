@@ -36,7 +36,7 @@
 //!   its children, its log events become the span's events, and `unitel::set_span_attribute`
 //!   and friends reach it. `tracing::Span::current()` inside a handler is therefore not the
 //!   server span: take the trace context from `opentelemetry::Context::current()` (or let
-//!   `unitel::propagation::inject_context` write the outgoing headers). Without that pipeline it
+//!   `unitel::trace::propagation::inject_context` write the outgoing headers). Without that pipeline it
 //!   is a `tracing` span for the subscriber the application installed.
 //! - A panicking handler is answered with 500 and recorded as such (`error.type="panic"`); a
 //!   client that disconnects mid-request or mid-body is recorded once, with status `499` and

@@ -47,12 +47,14 @@ fn route<S>(registry: Registry, auth: Option<MetricsAuth>) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
 {
-    let path = unitel::metrics_path();
+    let path = unitel::Telemetry::global().metrics_path().to_string();
     let served = path.clone();
     Router::new().route(
         &path,
         get(move |req: Request| {
-            let auth = auth.clone().unwrap_or_else(MetricsAuth::from_config);
+            let auth = auth
+                .clone()
+                .unwrap_or_else(|| unitel::Telemetry::global().metrics_auth());
             let response =
                 unitel::prometheus::respond(&req, &served, &auth, &registry).map(Body::new);
             async move { Response::into_response(response) }

@@ -16,7 +16,7 @@ async fn enable_metrics_false_records_no_http_metrics() {
         .build()
         .unwrap();
     let _guard = unitel::init(config).unwrap();
-    assert!(!unitel::metrics_enabled());
+    assert!(!unitel::Telemetry::global().metrics_enabled());
 
     let app = Router::new()
         .route("/api/items/{id}", get(|| async { "item" }))

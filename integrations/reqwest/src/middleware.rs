@@ -129,7 +129,7 @@ impl Middleware for ClientMetricsMiddleware {
         let target = RequestTarget::parse(req.url().as_str());
         let template = extensions.get::<UrlTemplate>().map(UrlTemplate::as_str);
         let span = client_span(req.method(), &target, template);
-        unitel::propagation::inject_context_from(&span, req.headers_mut());
+        unitel::trace::propagation::inject_context_from(&span, req.headers_mut());
         let mut outcome = Outcome {
             metrics: &self.metrics,
             method: req.method().clone(),

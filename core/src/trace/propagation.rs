@@ -20,6 +20,8 @@
 
 use http::{HeaderMap, HeaderName};
 
+use crate::registry::{InstrumentationErrorKind, Registry};
+
 /// `traceparent` (W3C Trace Context).
 pub const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 /// `tracestate` (W3C Trace Context).
@@ -125,20 +127,9 @@ impl RemoteContext {
 
 #[cfg(feature = "otel")]
 mod otel {
-    use std::sync::LazyLock;
-
     use http::{HeaderMap, HeaderName, HeaderValue};
-    use opentelemetry::propagation::{
-        Extractor, Injector, TextMapCompositePropagator, TextMapPropagator,
-    };
+    use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
     use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
-
-    pub(super) static PROPAGATOR: LazyLock<TextMapCompositePropagator> = LazyLock::new(|| {
-        TextMapCompositePropagator::new(vec![
-            Box::new(TraceContextPropagator::new()),
-            Box::new(BaggagePropagator::new()),
-        ])
-    });
 
     pub(super) struct HeaderExtractor<'a>(pub(super) &'a HeaderMap);
 
@@ -167,13 +158,17 @@ mod otel {
         }
     }
 
-    pub(super) fn propagator() -> &'static TextMapCompositePropagator {
-        &PROPAGATOR
+    /// W3C trace context, then baggage: what a `TextMapCompositePropagator` of the two does,
+    /// without building one.
+    fn extract_both(extractor: &HeaderExtractor<'_>) -> opentelemetry::Context {
+        let cx = TraceContextPropagator::new()
+            .extract_with_context(&opentelemetry::Context::new(), extractor);
+        BaggagePropagator::new().extract_with_context(&cx, extractor)
     }
 
     pub(super) fn extract(headers: &HeaderMap) -> opentelemetry::Context {
         if headers.contains_key(&super::TRACESTATE) || headers.contains_key(&super::BAGGAGE) {
-            return propagator().extract(&HeaderExtractor(headers));
+            return extract_both(&HeaderExtractor(headers));
         }
         // The common case, `traceparent` alone: parsed here, without the composite
         // propagator's key list and string handling (same result as the SDK's parser).
@@ -282,7 +277,9 @@ mod otel {
     }
 
     pub(super) fn inject(cx: &opentelemetry::Context, headers: &mut HeaderMap) {
-        propagator().inject_context(cx, &mut HeaderInjector(headers));
+        let mut injector = HeaderInjector(headers);
+        TraceContextPropagator::new().inject_context(cx, &mut injector);
+        BaggagePropagator::new().inject_context(cx, &mut injector);
     }
 }
 
@@ -311,18 +308,20 @@ fn well_formed_traceparent(value: &str) -> bool {
 }
 
 /// Reads `traceparent`, `tracestate` and `baggage`. A malformed `traceparent` (anything but the
-/// W3C shape, e.g. a short or upper-case id) is counted as an instrumentation error
-/// (`invalid_header`) and yields an empty context: a new root trace.
+/// W3C shape, e.g. a short or upper-case id) is counted in `registry` as an instrumentation
+/// error (`invalid_header`) and yields an empty context: a new root trace.
+/// [`unitel::extract_context`](crate::extract_context()) does the same with the process-wide
+/// registry.
 #[must_use]
-pub fn extract_context(headers: &HeaderMap) -> RemoteContext {
+pub fn extract_context_into(headers: &HeaderMap, registry: &Registry) -> RemoteContext {
     #[cfg(feature = "otel")]
     {
         let remote = RemoteContext {
             cx: otel::extract(headers),
         };
         if !remote.is_valid() && headers.contains_key(&TRACEPARENT) {
-            crate::registry().report_instrumentation_error(
-                crate::InstrumentationErrorKind::InvalidHeader,
+            registry.report_instrumentation_error(
+                InstrumentationErrorKind::InvalidHeader,
                 "malformed traceparent header ignored; a new trace was started",
             );
         }
@@ -330,23 +329,23 @@ pub fn extract_context(headers: &HeaderMap) -> RemoteContext {
     }
     #[cfg(not(feature = "otel"))]
     {
-        let _ = headers;
+        let _ = (headers, registry);
         RemoteContext::default()
     }
 }
 
-/// [`extract_context`] of a request whose only propagation header is `traceparent` with this
+/// [`extract_context_into`] of a request whose only propagation header is `traceparent` with this
 /// value (no header map needed).
 #[cfg(feature = "otel")]
-pub(crate) fn extract_traceparent(value: &[u8]) -> RemoteContext {
+pub(crate) fn extract_traceparent(value: &[u8], registry: &Registry) -> RemoteContext {
     use opentelemetry::trace::TraceContextExt as _;
     let cx = otel::parse_traceparent_bytes(value).map_or_else(opentelemetry::Context::new, |sc| {
         opentelemetry::Context::new().with_remote_span_context(sc)
     });
     let remote = RemoteContext { cx };
     if !remote.is_valid() {
-        crate::registry().report_instrumentation_error(
-            crate::InstrumentationErrorKind::InvalidHeader,
+        registry.report_instrumentation_error(
+            InstrumentationErrorKind::InvalidHeader,
             "malformed traceparent header ignored; a new trace was started",
         );
     }
@@ -446,8 +445,9 @@ mod tests {
         // With `tracestate` present, `extract_context` reads `traceparent` through the SDK's
         // own propagator.
         map.insert(super::TRACESTATE, http::HeaderValue::from_static("k=v"));
-        let by_map = super::extract_context(&map);
-        let direct = super::extract_traceparent(value);
+        let registry = crate::Registry::new();
+        let by_map = super::extract_context_into(&map, &registry);
+        let direct = super::extract_traceparent(value, &registry);
         prop_assert_eq!(by_map.is_valid(), direct.is_valid());
         prop_assert_eq!(by_map.trace_id(), direct.trace_id());
         prop_assert_eq!(by_map.span_id(), direct.span_id());
@@ -468,7 +468,9 @@ mod tests {
                 }
                 let hex = byte.is_ascii_digit() || (b'a'..=b'f').contains(&byte);
                 if !hex {
-                    assert!(!super::extract_traceparent(&value).is_valid());
+                    assert!(
+                        !super::extract_traceparent(&value, &crate::Registry::new()).is_valid()
+                    );
                 }
             }
         }

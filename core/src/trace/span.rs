@@ -290,21 +290,6 @@ impl SpanParent {
     }
 }
 
-/// The tracer of `init`'s trace pipeline, which the HTTP server layers start their server spans
-/// with directly (see [`http::server`](crate::http::server)).
-#[cfg(feature = "otel")]
-static TRACER: std::sync::OnceLock<opentelemetry_sdk::trace::Tracer> = std::sync::OnceLock::new();
-
-#[cfg(feature = "otel")]
-pub(crate) fn install_tracer(tracer: opentelemetry_sdk::trace::Tracer) {
-    let _ = TRACER.set(tracer);
-}
-
-#[cfg(feature = "otel")]
-pub(crate) fn tracer() -> Option<&'static opentelemetry_sdk::trace::Tracer> {
-    TRACER.get()
-}
-
 /// The wall-clock time of `at`, from a per-thread pair of clock readings refreshed every
 /// 100 ms: the HTTP recorder stamps its server span's start and end from the `Instant`s it
 /// reads for the duration metric, without two more clock reads per request. Between

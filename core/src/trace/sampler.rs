@@ -14,7 +14,6 @@
 //! and whatever subscriber is installed decides.
 
 use std::cell::Cell;
-use std::sync::OnceLock;
 
 use opentelemetry::trace::{
     SpanContext, SpanId, SpanKind, TraceContextExt as _, TraceFlags, TraceId, TraceState,
@@ -33,8 +32,6 @@ pub(crate) struct SamplingPolicy {
     parent_based: bool,
 }
 
-static POLICY: OnceLock<SamplingPolicy> = OnceLock::new();
-
 thread_local! {
     /// A decision [`UnitelSampler`] returns for the span started on this thread meanwhile.
     static DECIDED: Cell<Option<bool>> = const { Cell::new(None) };
@@ -42,31 +39,32 @@ thread_local! {
     static RNG: Cell<u64> = Cell::new(seed());
 }
 
-/// Records the policy of the SDK sampler `init` installs (first call wins).
-pub(crate) fn install(config: SamplerConfig) {
-    let policy = match config {
-        SamplerConfig::AlwaysOn => SamplingPolicy {
-            root_ratio: 1.0,
-            parent_based: false,
-        },
-        SamplerConfig::AlwaysOff => SamplingPolicy {
-            root_ratio: 0.0,
-            parent_based: false,
-        },
-        SamplerConfig::TraceIdRatio(r) => SamplingPolicy {
-            root_ratio: r,
-            parent_based: false,
-        },
-        SamplerConfig::ParentBasedRatio(r) => SamplingPolicy {
-            root_ratio: r,
-            parent_based: true,
-        },
-        SamplerConfig::ParentBasedAlwaysOff => SamplingPolicy {
-            root_ratio: 0.0,
-            parent_based: true,
-        },
-    };
-    let _ = POLICY.set(policy);
+impl SamplingPolicy {
+    /// The policy of the SDK sampler `init` installs for `config`.
+    pub(crate) fn new(config: SamplerConfig) -> Self {
+        match config {
+            SamplerConfig::AlwaysOn => SamplingPolicy {
+                root_ratio: 1.0,
+                parent_based: false,
+            },
+            SamplerConfig::AlwaysOff => SamplingPolicy {
+                root_ratio: 0.0,
+                parent_based: false,
+            },
+            SamplerConfig::TraceIdRatio(r) => SamplingPolicy {
+                root_ratio: r,
+                parent_based: false,
+            },
+            SamplerConfig::ParentBasedRatio(r) => SamplingPolicy {
+                root_ratio: r,
+                parent_based: true,
+            },
+            SamplerConfig::ParentBasedAlwaysOff => SamplingPolicy {
+                root_ratio: 0.0,
+                parent_based: true,
+            },
+        }
+    }
 }
 
 /// What to do with a request's trace.
@@ -84,8 +82,8 @@ pub(crate) enum Decision {
 
 /// Decides the trace of a request whose caller sent `remote` (`None`: no propagation header).
 /// A non-sampled remote parent the request follows is moved into the decision.
-pub(crate) fn decide(remote: &mut Option<Context>) -> Decision {
-    let Some(policy) = POLICY.get() else {
+pub(crate) fn decide(policy: Option<&SamplingPolicy>, remote: &mut Option<Context>) -> Decision {
+    let Some(policy) = policy else {
         return Decision::Undecided;
     };
     let parent = remote
