@@ -2,10 +2,13 @@
 //! span of an axum app behind `unitel_axum::HttpMetricsLayer` → the sqlx query span of the
 //! handler's database call (`unitel_sqlx::InstrumentedPool` on a real SQLite file), read back
 //! from the testkit's OTLP receiver.
+//!
+//! It composes three integration crates in one process, so it lives here, with the reference
+//! server (the crate that combines them anyway), and not in any integration crate: those may
+//! depend on `unitel` and `unitel-testkit` only (`dependency_rules.rs`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use axum::Router;
@@ -14,11 +17,74 @@ use axum::routing::get;
 use reqwest_middleware::ClientBuilder;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 use tracing::Instrument as _;
+use unitel::{TelemetryConfig, TelemetryGuard, TracesExporter};
 use unitel_reqwest::{ClientMetricsMiddleware, UrlTemplate};
 use unitel_sqlx::InstrumentedPool;
 use unitel_testkit::otlp::SpanKind;
+use unitel_testkit::{OtlpReceiver, ReceivedSpan};
 
-use common::{span, telemetry};
+/// This test binary's telemetry: spans go to `receiver`.
+struct SharedTelemetry {
+    receiver: OtlpReceiver,
+    guard: Mutex<TelemetryGuard>,
+}
+
+impl SharedTelemetry {
+    /// Flushes, then waits until the trace of the span named `root` holds `len` spans (or
+    /// 10 s pass), and returns them: the root first, then by start time.
+    async fn trace_of(&self, root: &str, len: usize) -> Vec<ReceivedSpan> {
+        self.guard
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .force_flush();
+        let select = |all: &[ReceivedSpan]| -> Vec<ReceivedSpan> {
+            let Some(r) = all.iter().find(|s| s.name == root) else {
+                return Vec::new();
+            };
+            let mut trace: Vec<_> = all
+                .iter()
+                .filter(|s| s.trace_id == r.trace_id)
+                .cloned()
+                .collect();
+            trace.sort_by_key(|s| (s.span_id != r.span_id, s.start_time_unix_nano));
+            trace
+        };
+        let all = self
+            .receiver
+            .wait_for_spans(|all| select(all).len() >= len, Duration::from_secs(10))
+            .await;
+        select(&all)
+    }
+}
+
+/// Installs telemetry once for this test binary, exporting spans to a real OTLP receiver.
+fn telemetry() -> &'static SharedTelemetry {
+    static TELEMETRY: OnceLock<SharedTelemetry> = OnceLock::new();
+    TELEMETRY.get_or_init(|| {
+        let receiver = OtlpReceiver::start_blocking().expect("OTLP receiver");
+        let config = TelemetryConfig::builder()
+            .service_name("trace-continuity-test")
+            .otlp_endpoint(receiver.endpoint())
+            .traces_exporters([TracesExporter::Otlp])
+            .traces_schedule_delay(Duration::from_millis(100))
+            .log_filter("warn")
+            .build()
+            .expect("config");
+        let guard = unitel::init(config).expect("unitel::init");
+        SharedTelemetry {
+            receiver,
+            guard: Mutex::new(guard),
+        }
+    })
+}
+
+/// The span named `name` among `spans`.
+fn span<'a>(spans: &'a [ReceivedSpan], name: &str) -> &'a ReceivedSpan {
+    spans.iter().find(|s| s.name == name).unwrap_or_else(|| {
+        let names: Vec<_> = spans.iter().map(|s| &s.name).collect();
+        panic!("no span named {name:?} among {names:?}")
+    })
+}
 
 async fn order(
     State(pool): State<InstrumentedPool<sqlx::Sqlite>>,
@@ -118,7 +184,7 @@ async fn client_server_and_query_spans_form_one_trace() {
     );
     assert_eq!(
         server_span.resource_attr("service.name").as_deref(),
-        Some("unitel-reqwest-tests")
+        Some("trace-continuity-test")
     );
     for s in &trace {
         assert_eq!(s.trace_id, root.trace_id);
