@@ -1,25 +1,4 @@
-//! The installed state: one [`Telemetry`] value holds everything the recorders read.
-//!
-//! A `Telemetry` owns a [`Registry`], the switches [`init`](crate::init()) sets (metrics on or
-//! off, the metrics endpoint's path and token), the tracer and sampling policy of the trace
-//! pipeline, and the state of each domain (the LLM price table and content-capture hook, the
-//! GenAI handles). It is cheap to clone: clones share it.
-//!
-//! [`init`](crate::init()) configures the process-wide default, [`Telemetry::global`], and
-//! returns a guard that derefs to it. Every recorder takes the `Telemetry` it is given and falls
-//! back to that default, the way `tracing` falls back to its global dispatcher. Tests and
-//! libraries build their own with [`Telemetry::new`] and record into it without touching the
-//! process-wide state:
-//!
-//! ```
-//! use unitel::{Telemetry, catalog};
-//!
-//! let a = Telemetry::new();
-//! let b = Telemetry::new();
-//! a.registry().counter(&catalog::RAG_CACHE_HITS_TOTAL).with_labels(&["answers"]).inc();
-//! assert!(unitel::prometheus::render_registry(a.registry()).contains("cache=\"answers\""));
-//! assert!(!unitel::prometheus::render_registry(b.registry()).contains("cache=\"answers\""));
-//! ```
+//! The installed state: [`Telemetry`] and the process-wide default.
 
 mod extensions;
 mod global;
@@ -36,9 +15,28 @@ pub(crate) use extensions::Extensions;
 /// Path of the metrics endpoint when nothing configured another.
 pub const DEFAULT_METRICS_PATH: &str = "/metrics";
 
-/// Everything unitel's recorders read: registry, switches, trace pipeline, domain state.
+/// The installed state: everything unitel's recorders read, in one value.
 ///
-/// See the [module docs](self) for how the process-wide default and local instances relate.
+/// A `Telemetry` owns a [`Registry`], the switches [`init`](crate::init()) sets (metrics on or
+/// off, the metrics endpoint's path and token), the tracer and sampling policy of the trace
+/// pipeline, and the state of each domain (the LLM price table and content-capture hook, the
+/// GenAI handles). It is cheap to clone: clones share it.
+///
+/// [`init`](crate::init()) configures the process-wide default, [`Telemetry::global`], and
+/// returns a guard that derefs to it. Every recorder takes the `Telemetry` it is given and falls
+/// back to that default, the way `tracing` falls back to its global dispatcher. Tests and
+/// libraries build their own with [`Telemetry::new`] and record into it without touching the
+/// process-wide state:
+///
+/// ```
+/// use unitel::{Telemetry, catalog};
+///
+/// let a = Telemetry::new();
+/// let b = Telemetry::new();
+/// a.registry().counter(&catalog::RAG_CACHE_HITS_TOTAL).with_labels(&["answers"]).inc();
+/// assert!(unitel::prometheus::render_registry(a.registry()).contains("cache=\"answers\""));
+/// assert!(!unitel::prometheus::render_registry(b.registry()).contains("cache=\"answers\""));
+/// ```
 #[derive(Clone)]
 pub struct Telemetry {
     inner: Arc<Inner>,
