@@ -48,7 +48,6 @@ pub mod rag;
 pub mod record;
 mod registry;
 pub mod resilience;
-mod runtime;
 pub mod system;
 mod telemetry;
 pub mod trace;

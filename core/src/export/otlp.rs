@@ -24,7 +24,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::config::{OtlpProtocol, TelemetryConfig};
 use crate::registry::{AnyFamily, CounterCell, Family, GaugeCell, HistogramCell, Registry, Series};
-use crate::runtime::{ExportRuntime, wait_reply};
+use crate::export::runtime::{ExportRuntime, wait_reply};
 
 use super::otlp_spans::SpanSender;
 
