@@ -6,5 +6,3 @@ pub(crate) mod runtime;
 
 #[cfg(feature = "otel")]
 pub(crate) mod otlp;
-#[cfg(feature = "otel")]
-pub(crate) mod otlp_spans;
