@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::config::{MetricsExporter, TelemetryConfig};
 use crate::export::prometheus::MetricsAuth;
-use crate::runtime::ExportRuntime;
+use crate::export::runtime::ExportRuntime;
 use crate::telemetry::Telemetry;
 
 /// Why [`init`] failed.

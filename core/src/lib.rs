@@ -48,7 +48,6 @@ pub mod rag;
 pub mod record;
 mod registry;
 pub mod resilience;
-mod runtime;
 pub mod system;
 mod telemetry;
 pub mod trace;
@@ -66,6 +65,10 @@ pub use registry::{
     MetricDefinition, Registry, RegistryError,
 };
 pub use telemetry::{DEFAULT_METRICS_PATH, Telemetry};
+
+// The registry's default series cap and the configuration's default are one value.
+const _: () =
+    assert!(registry::DEFAULT_MAX_SERIES_PER_FAMILY == config::DEFAULT_MAX_SERIES_PER_FAMILY);
 pub use trace::propagation::{RemoteContext, inject_context};
 pub use trace::{add_span_event, set_span_attribute, start_span};
 

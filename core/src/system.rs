@@ -34,10 +34,11 @@ use crate::Registry;
 use crate::catalog;
 use crate::registry::{Gauge, GaugeFamily};
 
-/// Default refresh interval.
-pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(15);
-/// Shortest refresh interval: CPU usage needs this much time between two samples.
-pub const MIN_INTERVAL: Duration = Duration::from_millis(200);
+/// Default refresh interval ([`config::DEFAULT_SYSTEM_METRICS_INTERVAL`](crate::config::DEFAULT_SYSTEM_METRICS_INTERVAL)).
+pub const DEFAULT_INTERVAL: Duration = crate::config::DEFAULT_SYSTEM_METRICS_INTERVAL;
+/// Shortest refresh interval: CPU usage needs this much time between two samples
+/// ([`config::MIN_SYSTEM_METRICS_INTERVAL`](crate::config::MIN_SYSTEM_METRICS_INTERVAL)).
+pub const MIN_INTERVAL: Duration = crate::config::MIN_SYSTEM_METRICS_INTERVAL;
 /// Most mount points reported, to bound `system_disk_usage_bytes`.
 pub const MAX_MOUNTS: usize = 32;
 

@@ -1,8 +1,8 @@
-//! Exporters: Prometheus text exposition and OTLP (metrics and spans).
+//! Exporters: Prometheus text exposition, OTLP (metrics and spans), and the export thread they
+//! run on.
 
 pub(crate) mod prometheus;
+pub(crate) mod runtime;
 
 #[cfg(feature = "otel")]
 pub(crate) mod otlp;
-#[cfg(feature = "otel")]
-pub(crate) mod otlp_spans;

@@ -28,7 +28,7 @@ impl<S> tracing_subscriber::layer::Filter<S> for NotFromExportThread {
         meta: &tracing::Metadata<'_>,
         _cx: &tracing_subscriber::layer::Context<'_, S>,
     ) -> bool {
-        *meta.level() <= tracing::Level::INFO && !crate::runtime::in_export_thread()
+        *meta.level() <= tracing::Level::INFO && !crate::export::runtime::in_export_thread()
     }
 
     fn callsite_enabled(

@@ -1,6 +1,6 @@
-//! OTLP trace export without intermediate protobuf structs: a batch of [`SpanData`] is written
-//! straight into one `ExportTraceServiceRequest` in protobuf wire format (the official
-//! `opentelemetry-proto` field numbers), and sent as bytes over gRPC or HTTP.
+//! The span encoder: a batch of [`SpanData`] is written straight into one
+//! `ExportTraceServiceRequest` in protobuf wire format (the official `opentelemetry-proto`
+//! field numbers), without intermediate protobuf structs.
 //!
 //! The `opentelemetry-otlp` exporter first converts every span into the generated message
 //! structs (a `String` per attribute key and value, a `Vec` per id, a grouping map per batch),
@@ -9,27 +9,25 @@
 //! SDK exporter sends (same fields, same flags, same status), checked by decoding it with the
 //! generated types in the tests below and by every trace test against the testkit receiver.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
+use opentelemetry::InstrumentationScope;
 use opentelemetry::trace::{SpanKind, Status};
-use opentelemetry::{Array, InstrumentationScope, KeyValue, Value};
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
 use opentelemetry_sdk::trace::SpanData;
-use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint, key_len};
+
+use super::wire::{
+    fixed32_field_len, fixed64_field_len, kv_len, kvs_len, len_field, nanos, put_bytes,
+    put_fixed32, put_fixed64, put_kv, put_len, put_str, put_varint, str_field_len,
+    varint_field_len,
+};
 
 /// `SpanFlags.SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK`.
 const HAS_IS_REMOTE: u32 = 0x100;
 /// `SpanFlags.SPAN_FLAGS_CONTEXT_IS_REMOTE_MASK`.
 const IS_REMOTE: u32 = 0x200;
 
-/// gRPC method of the OTLP trace service.
-pub(crate) const GRPC_EXPORT_PATH: &str =
-    "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
-
 /// Writes one `ExportTraceServiceRequest` for `spans` into `out` (cleared first): one
 /// `ResourceSpans` with `resource` (an encoded `Resource` message), one `ScopeSpans` per
 /// instrumentation scope in order of first appearance. `scratch` is reused between batches.
-pub(crate) fn encode_request(
+pub(super) fn encode_request(
     resource: &[u8],
     spans: &[SpanData],
     scratch: &mut Vec<Vec<u8>>,
@@ -73,7 +71,7 @@ pub(crate) fn encode_request(
 }
 
 /// An encoded `Resource` message with these attributes.
-pub(crate) fn encode_resource<'a>(attributes: impl Iterator<Item = (&'a str, &'a str)>) -> Vec<u8> {
+pub(super) fn encode_resource<'a>(attributes: impl Iterator<Item = (&'a str, &'a str)>) -> Vec<u8> {
     let mut out = Vec::new();
     for (key, value) in attributes {
         // Resource { attributes = 1 }; KeyValue { key = 1, value = 2 }; AnyValue { string = 1 }
@@ -85,196 +83,6 @@ pub(crate) fn encode_resource<'a>(attributes: impl Iterator<Item = (&'a str, &'a
         out.extend_from_slice(value.as_bytes());
     }
     out
-}
-
-// --- wire helpers ------------------------------------------------------------------------------
-
-fn len_field(tag: u32, len: usize) -> usize {
-    key_len(tag) + encoded_len_varint(len as u64) + len
-}
-
-fn put_len(tag: u32, len: usize, out: &mut Vec<u8>) {
-    encode_key(tag, WireType::LengthDelimited, out);
-    encode_varint(len as u64, out);
-}
-
-/// A proto3 string field (omitted when empty).
-fn str_field_len(tag: u32, s: &str) -> usize {
-    if s.is_empty() {
-        0
-    } else {
-        len_field(tag, s.len())
-    }
-}
-
-fn put_str(tag: u32, s: &str, out: &mut Vec<u8>) {
-    if !s.is_empty() {
-        put_len(tag, s.len(), out);
-        out.extend_from_slice(s.as_bytes());
-    }
-}
-
-fn put_bytes(tag: u32, b: &[u8], out: &mut Vec<u8>) {
-    put_len(tag, b.len(), out);
-    out.extend_from_slice(b);
-}
-
-/// A proto3 varint field (omitted when zero).
-fn varint_field_len(tag: u32, v: u64) -> usize {
-    if v == 0 {
-        0
-    } else {
-        key_len(tag) + encoded_len_varint(v)
-    }
-}
-
-fn put_varint(tag: u32, v: u64, out: &mut Vec<u8>) {
-    if v != 0 {
-        encode_key(tag, WireType::Varint, out);
-        encode_varint(v, out);
-    }
-}
-
-fn fixed64_field_len(tag: u32, v: u64) -> usize {
-    if v == 0 { 0 } else { key_len(tag) + 8 }
-}
-
-fn put_fixed64(tag: u32, v: u64, out: &mut Vec<u8>) {
-    if v != 0 {
-        encode_key(tag, WireType::SixtyFourBit, out);
-        out.extend_from_slice(&v.to_le_bytes());
-    }
-}
-
-fn fixed32_field_len(tag: u32, v: u32) -> usize {
-    if v == 0 { 0 } else { key_len(tag) + 4 }
-}
-
-fn put_fixed32(tag: u32, v: u32, out: &mut Vec<u8>) {
-    if v != 0 {
-        encode_key(tag, WireType::ThirtyTwoBit, out);
-        out.extend_from_slice(&v.to_le_bytes());
-    }
-}
-
-fn nanos(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH)
-        .unwrap_or(Duration::ZERO)
-        .as_nanos()
-        .try_into()
-        .unwrap_or(u64::MAX)
-}
-
-// --- values ------------------------------------------------------------------------------------
-
-/// `AnyValue` body length. A set `oneof` member is written even when it holds its default.
-fn any_value_len(v: &Value) -> usize {
-    match v {
-        Value::Bool(_) => key_len(2) + 1,
-        Value::I64(i) => key_len(3) + encoded_len_varint(i64_bits(*i)),
-        Value::F64(_) => key_len(4) + 8,
-        Value::String(s) => len_field(1, s.as_str().len()),
-        Value::Array(a) => len_field(5, array_len(a)),
-        other => len_field(1, other.as_str().len()),
-    }
-}
-
-fn put_any_value(v: &Value, out: &mut Vec<u8>) {
-    match v {
-        Value::Bool(b) => {
-            encode_key(2, WireType::Varint, out);
-            encode_varint(u64::from(*b), out);
-        }
-        Value::I64(i) => {
-            encode_key(3, WireType::Varint, out);
-            encode_varint(i64_bits(*i), out);
-        }
-        Value::F64(f) => {
-            encode_key(4, WireType::SixtyFourBit, out);
-            out.extend_from_slice(&f.to_le_bytes());
-        }
-        Value::String(s) => put_bytes(1, s.as_str().as_bytes(), out),
-        Value::Array(a) => {
-            put_len(5, array_len(a), out);
-            put_array(a, out);
-        }
-        other => put_bytes(1, other.as_str().as_bytes(), out),
-    }
-}
-
-/// An `int64` is written as its two's-complement bits.
-fn i64_bits(i: i64) -> u64 {
-    u64::from_ne_bytes(i.to_ne_bytes())
-}
-
-/// `ArrayValue { values = 1 }` body length.
-fn array_len(a: &Array) -> usize {
-    match a {
-        Array::Bool(v) => v.len() * len_field(1, key_len(2) + 1),
-        Array::I64(v) => v
-            .iter()
-            .map(|i| len_field(1, key_len(3) + encoded_len_varint(i64_bits(*i))))
-            .sum(),
-        Array::F64(v) => v.len() * len_field(1, key_len(4) + 8),
-        Array::String(v) => v
-            .iter()
-            .map(|s| len_field(1, len_field(1, s.as_str().len())))
-            .sum(),
-        other => {
-            let text = other.to_string();
-            len_field(1, len_field(1, text.len()))
-        }
-    }
-}
-
-fn put_array(a: &Array, out: &mut Vec<u8>) {
-    match a {
-        Array::Bool(v) => {
-            for b in v {
-                put_len(1, key_len(2) + 1, out);
-                put_any_value(&Value::Bool(*b), out);
-            }
-        }
-        Array::I64(v) => {
-            for i in v {
-                put_len(1, key_len(3) + encoded_len_varint(i64_bits(*i)), out);
-                put_any_value(&Value::I64(*i), out);
-            }
-        }
-        Array::F64(v) => {
-            for f in v {
-                put_len(1, key_len(4) + 8, out);
-                put_any_value(&Value::F64(*f), out);
-            }
-        }
-        Array::String(v) => {
-            for s in v {
-                put_len(1, len_field(1, s.as_str().len()), out);
-                put_bytes(1, s.as_str().as_bytes(), out);
-            }
-        }
-        other => {
-            let text = other.to_string();
-            put_len(1, len_field(1, text.len()), out);
-            put_bytes(1, text.as_bytes(), out);
-        }
-    }
-}
-
-/// `KeyValue { key = 1, value = 2 }` body length.
-fn kv_len(kv: &KeyValue) -> usize {
-    str_field_len(1, kv.key.as_str()) + len_field(2, any_value_len(&kv.value))
-}
-
-fn put_kv(tag: u32, kv: &KeyValue, out: &mut Vec<u8>) {
-    put_len(tag, kv_len(kv), out);
-    put_str(1, kv.key.as_str(), out);
-    put_len(2, any_value_len(&kv.value), out);
-    put_any_value(&kv.value, out);
-}
-
-fn kvs_len(tag: u32, kvs: &[KeyValue]) -> usize {
-    kvs.iter().map(|kv| len_field(tag, kv_len(kv))).sum()
 }
 
 // --- scope, span -------------------------------------------------------------------------------
@@ -447,179 +255,6 @@ fn put_span(span: &SpanData, parts: &SpanParts, out: &mut Vec<u8>) {
     put_fixed32(16, parts.flags, out);
 }
 
-// --- transport ---------------------------------------------------------------------------------
-
-/// Sends encoded span batches to the collector, reusing its buffers.
-pub(crate) struct SpanSender {
-    client: SpanClient,
-    resource: Vec<u8>,
-    scratch: Vec<Vec<u8>>,
-    buf: Vec<u8>,
-}
-
-enum SpanClient {
-    Grpc(tonic::client::Grpc<tonic::transport::Channel>),
-    Http {
-        client: reqwest::Client,
-        url: String,
-    },
-}
-
-impl std::fmt::Debug for SpanSender {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SpanSender").finish_non_exhaustive()
-    }
-}
-
-impl SpanSender {
-    /// A sender to `endpoint` (gRPC: the collector's address; HTTP: its base URL, `/v1/traces`
-    /// is appended) for spans of the resource with these attributes. Connects on first use.
-    ///
-    /// # Errors
-    /// A message when the endpoint or the HTTP client cannot be built.
-    pub(crate) fn new(
-        protocol: crate::config::OtlpProtocol,
-        endpoint: &str,
-        timeout: Duration,
-        resource: &[(String, String)],
-    ) -> Result<Self, String> {
-        let client = match protocol {
-            crate::config::OtlpProtocol::Grpc => SpanClient::Grpc(tonic::client::Grpc::new(
-                super::otlp::grpc_channel(endpoint, timeout)?,
-            )),
-            crate::config::OtlpProtocol::HttpProtobuf => SpanClient::Http {
-                client: super::otlp::http_client(timeout)?,
-                url: format!("{endpoint}/v1/traces"),
-            },
-        };
-        Ok(Self {
-            client,
-            resource: encode_resource(resource.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
-            scratch: Vec::new(),
-            buf: Vec::new(),
-        })
-    }
-
-    /// Encodes `spans` as one request now and returns its sending, which owns everything it
-    /// needs: the caller can encode the next batch while this one is on the wire. `Ok(n)`:
-    /// accepted, `n` of the spans rejected by the collector (partial success); `Err`: why the
-    /// request failed (transport error or error status).
-    pub(crate) fn prepare(
-        &mut self,
-        spans: &[SpanData],
-    ) -> impl Future<Output = Result<u64, String>> + Send + 'static {
-        encode_request(&self.resource, spans, &mut self.scratch, &mut self.buf);
-        // The encoded request goes to the wire as is; the next one starts in a buffer of the
-        // same size (a copy would allocate the same and write every byte again).
-        let next = Vec::with_capacity(self.buf.capacity());
-        let body = bytes::Bytes::from(std::mem::replace(&mut self.buf, next));
-        let client = match &self.client {
-            SpanClient::Grpc(grpc) => SpanClient::Grpc(grpc.clone()),
-            SpanClient::Http { client, url } => SpanClient::Http {
-                client: client.clone(),
-                url: url.clone(),
-            },
-        };
-        client.send(body)
-    }
-}
-
-impl SpanClient {
-    async fn send(self, body: bytes::Bytes) -> Result<u64, String> {
-        match self {
-            SpanClient::Grpc(mut grpc) => {
-                grpc.ready()
-                    .await
-                    .map_err(|e| format!("OTLP/gRPC connection: {e}"))?;
-                let response = grpc
-                    .unary(
-                        tonic::Request::new(body),
-                        http::uri::PathAndQuery::from_static(GRPC_EXPORT_PATH),
-                        RawCodec,
-                    )
-                    .await
-                    .map_err(|status| status.to_string())?;
-                Ok(rejected(&response.into_inner()))
-            }
-            SpanClient::Http { client, url } => {
-                let response = client
-                    .post(url.as_str())
-                    .header("content-type", "application/x-protobuf")
-                    .body(body)
-                    .send()
-                    .await
-                    .map_err(|e| e.to_string())?;
-                if !response.status().is_success() {
-                    return Err(format!("collector answered {}", response.status()));
-                }
-                let answer = response.bytes().await.map_err(|e| e.to_string())?;
-                Ok(prost::Message::decode(answer)
-                    .map_or(0, |r: ExportTraceServiceResponse| rejected(&r)))
-            }
-        }
-    }
-}
-
-fn rejected(response: &ExportTraceServiceResponse) -> u64 {
-    response
-        .partial_success
-        .as_ref()
-        .map_or(0, |p| u64::try_from(p.rejected_spans).unwrap_or(0))
-}
-
-/// gRPC codec sending an already encoded request and decoding the service's answer.
-#[derive(Debug, Clone, Copy)]
-struct RawCodec;
-
-#[derive(Debug, Clone, Copy)]
-struct RawEncoder;
-
-#[derive(Debug, Clone, Copy)]
-struct ResponseDecoder;
-
-impl tonic::codec::Codec for RawCodec {
-    type Encode = bytes::Bytes;
-    type Decode = ExportTraceServiceResponse;
-    type Encoder = RawEncoder;
-    type Decoder = ResponseDecoder;
-
-    fn encoder(&mut self) -> Self::Encoder {
-        RawEncoder
-    }
-
-    fn decoder(&mut self) -> Self::Decoder {
-        ResponseDecoder
-    }
-}
-
-impl tonic::codec::Encoder for RawEncoder {
-    type Item = bytes::Bytes;
-    type Error = tonic::Status;
-
-    fn encode(
-        &mut self,
-        item: Self::Item,
-        dst: &mut tonic::codec::EncodeBuf<'_>,
-    ) -> Result<(), Self::Error> {
-        bytes::BufMut::put(dst, item);
-        Ok(())
-    }
-}
-
-impl tonic::codec::Decoder for ResponseDecoder {
-    type Item = ExportTraceServiceResponse;
-    type Error = tonic::Status;
-
-    fn decode(
-        &mut self,
-        src: &mut tonic::codec::DecodeBuf<'_>,
-    ) -> Result<Option<Self::Item>, Self::Error> {
-        prost::Message::decode(src)
-            .map(Some)
-            .map_err(|e| tonic::Status::internal(format!("OTLP answer: {e}")))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::{Arc, Mutex};
@@ -628,7 +263,9 @@ mod tests {
         Link, Span as _, SpanContext, SpanId, TraceContextExt as _, TraceFlags, TraceId,
         TraceState, Tracer as _, TracerProvider as _,
     };
-    use opentelemetry::{Context, StringValue};
+    use std::time::Duration;
+
+    use opentelemetry::{Array, Context, KeyValue, StringValue, Value};
     use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
     use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
     use opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_scope;
