@@ -13,9 +13,10 @@ use testcontainers::{ContainerAsync, GenericImage, ImageExt as _};
 
 use super::{
     Backend, ChildGuard, docker_available, env_nonempty, find_binary, flag, free_port, http_client,
-    log_tail, skip, temp_dir,
+    log_tail, temp_dir,
 };
 use crate::Error;
+use crate::skip::skipped;
 
 /// Docker image used when a Docker engine is available.
 const IMAGE: (&str, &str) = ("prom/prometheus", "v2.53.0");
@@ -217,7 +218,7 @@ impl PrometheusBuilder {
     /// 3. The local `prometheus` binary (`UNITEL_TEST_PROMETHEUS_BIN` or `PATH`) with the
     ///    generated config and TSDB in a temp dir, `--web.listen-address=127.0.0.1:<free port>`;
     ///    killed and deleted on drop.
-    /// 4. Otherwise skip, or panic under `UNITEL_REQUIRE_SERVICES=1`.
+    /// 4. Otherwise skip ([`crate::skip_test`]), or panic under `UNITEL_REQUIRE_SERVICES=1`.
     ///
     /// Returns once `/-/ready` answers 200.
     pub async fn start(self) -> Option<PrometheusService> {
@@ -245,7 +246,7 @@ impl PrometheusBuilder {
             .collect::<Result<Vec<_>, _>>()
         {
             Ok(files) => files,
-            Err(e) => return skip("Prometheus", &e.to_string()),
+            Err(e) => return skipped("Prometheus", &e.to_string()),
         };
         if docker_available().await {
             match self.start_container(&rule_files).await {
@@ -256,7 +257,7 @@ impl PrometheusBuilder {
             }
         }
         let Some(binary) = find_binary("prometheus", Some("UNITEL_TEST_PROMETHEUS_BIN")) else {
-            return skip(
+            return skipped(
                 "Prometheus",
                 "UNITEL_TEST_PROMETHEUS_URL is not set, no Docker engine answered, and no \
                  `prometheus` binary was found (set UNITEL_TEST_PROMETHEUS_BIN)",
@@ -264,7 +265,7 @@ impl PrometheusBuilder {
         };
         match self.start_local(&binary, &rule_files).await {
             Ok(service) => Some(service),
-            Err(e) => skip("Prometheus", &format!("the local server failed: {e}")),
+            Err(e) => skipped("Prometheus", &format!("the local server failed: {e}")),
         }
     }
 
