@@ -209,9 +209,9 @@ impl PrometheusBuilder {
     ///
     /// Lookup order:
     ///
-    /// 1. `UNITEL_TEST_PROMETHEUS_URL`: that server is used **as is** — the targets and rule
-    ///    files of this builder are **not** applied (a note is printed; check
-    ///    [`PrometheusService::backend`] for [`Backend::External`] if a test depends on them).
+    /// 1. `UNITEL_TEST_PROMETHEUS_URL`: that server is used as is, **only if this builder has
+    ///    no scrape targets and no rule files** (an external server cannot be given them;
+    ///    otherwise a note is printed and the next steps are tried).
     /// 2. Docker: `prom/prometheus` with **host networking** (so it can scrape targets on the
     ///    host's `127.0.0.1`; Linux engines only) listening on a free `127.0.0.1` port, with the
     ///    generated config and rule files copied in. Falls back to 3 if it fails.
@@ -222,19 +222,20 @@ impl PrometheusBuilder {
     ///
     /// Returns once `/-/ready` answers 200.
     pub async fn start(self) -> Option<PrometheusService> {
-        if let Some(url) = env_nonempty("UNITEL_TEST_PROMETHEUS_URL") {
-            if !self.targets.is_empty() || !self.rule_files.is_empty() {
-                eprintln!(
-                    "unitel-testkit: using UNITEL_TEST_PROMETHEUS_URL={url}; the requested scrape \
-                     targets and rule files are NOT applied to it"
-                );
+        let external = env_nonempty("UNITEL_TEST_PROMETHEUS_URL");
+        if let Some(url) = &external {
+            if self.targets.is_empty() && self.rule_files.is_empty() {
+                return Some(PrometheusService {
+                    url: url.trim_end_matches('/').to_owned(),
+                    backend: Backend::External,
+                    config: None,
+                    _handle: Handle::None,
+                });
             }
-            return Some(PrometheusService {
-                url: url.trim_end_matches('/').to_owned(),
-                backend: Backend::External,
-                config: None,
-                _handle: Handle::None,
-            });
+            eprintln!(
+                "unitel-testkit: not using UNITEL_TEST_PROMETHEUS_URL={url}: this test needs its \
+                 own scrape targets and rule files, which cannot be applied to it"
+            );
         }
         let rule_files = match self
             .rule_files
@@ -257,10 +258,17 @@ impl PrometheusBuilder {
             }
         }
         let Some(binary) = find_binary("prometheus", Some("UNITEL_TEST_PROMETHEUS_BIN")) else {
+            let url = if external.is_some() {
+                "UNITEL_TEST_PROMETHEUS_URL cannot take this test's scrape targets"
+            } else {
+                "UNITEL_TEST_PROMETHEUS_URL is not set"
+            };
             return skipped(
                 "Prometheus",
-                "UNITEL_TEST_PROMETHEUS_URL is not set, no Docker engine answered, and no \
-                 `prometheus` binary was found (set UNITEL_TEST_PROMETHEUS_BIN)",
+                &format!(
+                    "{url}, no Docker engine answered, and no `prometheus` binary was found \
+                     (set UNITEL_TEST_PROMETHEUS_BIN)"
+                ),
             );
         };
         match self.start_local(&binary, &rule_files).await {
@@ -304,7 +312,7 @@ impl PrometheusBuilder {
             backend: Backend::Docker,
             config: Some(config),
             _handle: Handle::Container {
-                _container: Box::new(container),
+                container: Box::new(container),
             },
         })
     }
@@ -389,9 +397,9 @@ pub async fn prometheus(scrape_targets: &[ScrapeTarget]) -> Option<PrometheusSer
 
 enum Handle {
     None,
-    /// Held only for its `Drop` (removes the container).
+    /// Removes the container on `Drop`; stopped and started by [`PrometheusService::restart`].
     Container {
-        _container: Box<ContainerAsync<GenericImage>>,
+        container: Box<ContainerAsync<GenericImage>>,
     },
     Local {
         // Field order matters: the process is killed before the directory is removed.
@@ -467,8 +475,10 @@ impl PrometheusService {
     /// and data, and waits until it is ready. Scraping resumes after its target discovery
     /// (about 5 s), so the series get a gap but keep their history. For fault-injection tests.
     ///
-    /// Only for a locally started server ([`Backend::Local`]); errors for Docker and external
-    /// servers.
+    /// A container ([`Backend::Docker`]) is stopped and started the same way (`docker stop`,
+    /// `docker start`: same container, so the same TSDB, and with host networking the same
+    /// port). Errors for an external server, which the testkit does not control (and which
+    /// [`PrometheusBuilder::start`] never returns for a builder with scrape targets).
     ///
     /// ```no_run
     /// # async fn demo() -> Result<(), unitel_testkit::Error> {
@@ -486,17 +496,30 @@ impl PrometheusService {
     /// # Ok(()) }
     /// ```
     pub async fn restart(&mut self) -> Result<(), Error> {
-        let Handle::Local {
-            child,
-            binary,
-            port,
-            dir,
-        } = &mut self._handle
-        else {
-            return Err(Error::new(
-                "restart needs a locally started Prometheus (Backend::Local); this one is \
-                 managed elsewhere",
-            ));
+        let (child, binary, port, dir) = match &mut self._handle {
+            Handle::Local {
+                child,
+                binary,
+                port,
+                dir,
+            } => (child, binary, port, dir),
+            Handle::Container { container } => {
+                container
+                    .stop_with_timeout(Some(20))
+                    .await
+                    .map_err(|e| Error::new(format!("stopping the container: {e}")))?;
+                container
+                    .start()
+                    .await
+                    .map_err(|e| Error::new(format!("starting the container again: {e}")))?;
+                return wait_ready(&self.url, None, Duration::from_secs(60)).await;
+            }
+            Handle::None => {
+                return Err(Error::new(
+                    "restart needs a Prometheus started by the testkit (locally or in Docker); \
+                     this one is managed elsewhere",
+                ));
+            }
         };
         if let Some(mut running) = child.take() {
             let stopped = tokio::task::spawn_blocking(move || {
