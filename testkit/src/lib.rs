@@ -6,6 +6,8 @@
 //! * [`services`]: PostgreSQL ([`postgres()`]), Prometheus ([`prometheus()`] /
 //!   [`PrometheusBuilder`]), `promtool` ([`promtool_check_metrics()`] and friends) and Jaeger
 //!   ([`jaeger()`]).
+//! * [`TcpProxy`]: a TCP proxy to put in front of any of them, for outages that work the same
+//!   whether the service runs locally, in Docker or elsewhere.
 //!
 //! # How services are found
 //!
@@ -32,6 +34,7 @@
 //! ```
 
 pub mod otlp;
+mod proxy;
 pub mod services;
 mod skip;
 
@@ -41,6 +44,7 @@ use std::fmt;
 /// export requests and use the generated tonic clients without another dependency.
 pub use opentelemetry_proto;
 pub use otlp::{OtlpReceiver, ReceivedMetric, ReceivedSpan, ReceiverMode};
+pub use proxy::TcpProxy;
 pub use services::{
     Backend, JaegerService, PostgresService, PrometheusBuilder, PrometheusService, ScrapeTarget,
     free_port, jaeger, postgres, prometheus, promtool_check_metrics, promtool_check_rules,
