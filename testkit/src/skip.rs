@@ -23,9 +23,11 @@ use crate::services::services_required;
 pub const SKIP_LOG_ENV: &str = "UNITEL_SKIP_LOG";
 
 /// Skips (the rest of) the running test because `what` is unavailable, for the reason `why`:
-/// panics under `UNITEL_REQUIRE_SERVICES=1`; otherwise shows a banner that `cargo test` does not
-/// swallow and records the skip in the file named by `UNITEL_SKIP_LOG` (see the
-/// [module docs](self)). The caller then returns from the test (or leaves out the check).
+/// panics under `UNITEL_REQUIRE_SERVICES=1`; otherwise writes a banner straight to standard
+/// error (past libtest's capture, so `cargo test` shows it for a passing test) and appends
+/// `binary<TAB>test<TAB>what<TAB>why` to the file named by [`SKIP_LOG_ENV`]
+/// (`UNITEL_SKIP_LOG`), once per test and `what`. The caller then returns from the test (or
+/// leaves out the check). `scripts/test.sh` counts and lists the recorded skips at the end.
 ///
 /// Every service of this crate calls it when it cannot provide the service; a test calls it
 /// for anything else it needs and cannot have (a tool, a compiler version, ...).

@@ -81,7 +81,8 @@ impl PostgresService {
     ///
     /// Only for the locally started server ([`Backend::Local`]); it is shared by every
     /// `PostgresService` of the process, so they all lose their database meanwhile. Errors for
-    /// Docker and external servers.
+    /// Docker and external servers: for an outage on any backend, put a [`crate::TcpProxy`]
+    /// in front of the server (as the reference server's `fault_database` test does).
     ///
     /// ```no_run
     /// # async fn demo() -> Result<(), unitel_testkit::Error> {
