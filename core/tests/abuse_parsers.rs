@@ -388,17 +388,157 @@ proptest! {
 
 // --- SQL ---------------------------------------------------------------------------------------
 
+/// Every keyword that names an operation, with its label: the oracle of the test below, written
+/// from the documented label set (`START` begins, `END` commits, `ABORT` rolls back, `ANALYSE`
+/// is `ANALYZE`), not taken from the parser.
+const OPERATION_KEYWORDS: &[(&str, &str)] = &[
+    ("SELECT", "SELECT"),
+    ("INSERT", "INSERT"),
+    ("UPDATE", "UPDATE"),
+    ("DELETE", "DELETE"),
+    ("MERGE", "MERGE"),
+    ("REPLACE", "REPLACE"),
+    ("WITH", "WITH"),
+    ("VALUES", "VALUES"),
+    ("BEGIN", "BEGIN"),
+    ("START", "BEGIN"),
+    ("COMMIT", "COMMIT"),
+    ("END", "COMMIT"),
+    ("ROLLBACK", "ROLLBACK"),
+    ("ABORT", "ROLLBACK"),
+    ("SAVEPOINT", "SAVEPOINT"),
+    ("RELEASE", "RELEASE"),
+    ("CREATE", "CREATE"),
+    ("ALTER", "ALTER"),
+    ("DROP", "DROP"),
+    ("TRUNCATE", "TRUNCATE"),
+    ("COPY", "COPY"),
+    ("CALL", "CALL"),
+    ("EXPLAIN", "EXPLAIN"),
+    ("SET", "SET"),
+    ("SHOW", "SHOW"),
+    ("PRAGMA", "PRAGMA"),
+    ("VACUUM", "VACUUM"),
+    ("ANALYZE", "ANALYZE"),
+    ("ANALYSE", "ANALYZE"),
+    ("GRANT", "GRANT"),
+    ("REVOKE", "REVOKE"),
+    ("LOCK", "LOCK"),
+    ("LISTEN", "LISTEN"),
+    ("NOTIFY", "NOTIFY"),
+];
+
+/// Words that are no operation (near misses included): the label is `OTHER`.
+const OTHER_WORDS: &[&str] = &[
+    "FROM",
+    "WHERE",
+    "TABLE",
+    "SELEC",
+    "SELECTS",
+    "INSERTING",
+    "ENDS",
+    "BEGINNING",
+    "SHOWN",
+    "UPSERT",
+    "DO",
+    "FETCH",
+    "PREPARE",
+    "EXECUTE",
+    "DECLARE",
+    "frobnicate",
+    "_select",
+    "s",
+];
+
+/// What may stand before the first keyword without changing the operation: whitespace, line
+/// comments, block comments (nested too, as PostgreSQL allows) and opening parentheses.
+fn ignorable() -> impl Strategy<Value = String> {
+    // Comment text never holds `*/` or `/*` (no `*` or `/` in it), so each comment ends where
+    // it was meant to; a line comment runs to its newline, whatever it holds.
+    let text = "[a-zA-Z0-9 \t'\";,.()=$-]{0,12}";
+    prop_oneof![
+        "[ \t\r\n\x0b\x0c]{1,4}",
+        "[ -~]{0,16}".prop_map(|t| format!("--{t}\n")),
+        text.prop_map(|t| format!("/*{t}*/")),
+        (text, text, text).prop_map(|(a, b, c)| format!("/*{a}/*{b}*/{c}*/")),
+        Just("(".to_owned()),
+    ]
+}
+
+/// What may follow the keyword without joining it: a byte that cannot continue a word, then
+/// anything (or nothing at all).
+fn after_keyword() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just(String::new()),
+        ("[ \t\n(;*,'\"=.+<>-]", any::<String>()).prop_map(|(end, rest)| format!("{end}{rest}")),
+    ]
+}
+
+/// `word` with each ASCII letter in the case `upper` says.
+fn with_case(word: &str, upper: &[bool]) -> String {
+    word.chars()
+        .zip(upper.iter().cycle())
+        .map(|(c, up)| {
+            if *up {
+                c.to_ascii_uppercase()
+            } else {
+                c.to_ascii_lowercase()
+            }
+        })
+        .collect()
+}
+
+/// A statement and the label it must get, known from how it was built: what comes first
+/// decides, after the ignorable prefix.
+fn statement() -> impl Strategy<Value = (String, &'static str)> {
+    let keyword = (0..OPERATION_KEYWORDS.len()).prop_map(|i| OPERATION_KEYWORDS[i]);
+    let other = (0..OTHER_WORDS.len()).prop_map(|i| (OTHER_WORDS[i], "OTHER"));
+    let first = prop_oneof![
+        // An operation keyword, in any case, on its own.
+        3 => (keyword.clone(), vec(any::<bool>(), 1..8), after_keyword())
+            .prop_map(|((word, label), upper, after)| (format!("{}{after}", with_case(word, &upper)), label)),
+        // A keyword glued to more word characters is another word.
+        1 => (keyword, "[a-zA-Z0-9_$é]", any::<String>())
+            .prop_map(|((word, _), glued, rest)| (format!("{word}{glued} {rest}"), "OTHER")),
+        // A word that is no operation.
+        1 => (other, vec(any::<bool>(), 1..8), after_keyword())
+            .prop_map(|((word, label), upper, after)| (format!("{}{after}", with_case(word, &upper)), label)),
+        // Not a word first: a literal, a quoted name, a parameter, punctuation, a lone `-`.
+        1 => (
+            prop_oneof![
+                Just("'SELECT'"), Just("\"SELECT\""), Just("`SELECT`"), Just("42 "),
+                Just("$1 "), Just("? "), Just("; "), Just(")"), Just("- "), Just("/ "),
+                Just("$$SELECT$$ "), Just("E'x' "),
+            ],
+            any::<String>(),
+        )
+            .prop_map(|(lead, rest)| (format!("{lead}SELECT {rest}"), "OTHER")),
+        // Nothing at all.
+        1 => Just((String::new(), "OTHER")),
+    ];
+    (vec(ignorable(), 0..5), first)
+        .prop_map(|(prefix, (rest, label))| (format!("{}{rest}", prefix.concat()), label))
+}
+
 proptest! {
-    #![proptest_config(config(1024))]
+    #![proptest_config(config(2048))]
+
+    /// The parser against statements whose operation is known by construction.
+    #[test]
+    fn the_operation_is_the_first_keyword_after_comments_and_parentheses(
+        (sql, label) in statement(),
+    ) {
+        let info = StatementInfo::parse(&sql);
+        prop_assert_eq!(info.operation.as_str(), label, "{:?}", sql);
+        prop_assert_eq!(DbOperation::of(&sql).as_str(), label, "{:?}", sql);
+    }
 
     #[test]
-    fn the_operation_label_comes_from_a_bounded_set(sql in any::<String>(), prefix in "[ \t\n(/*-]{0,6}") {
+    fn any_text_gets_an_operation_and_a_span_name(sql in any::<String>(), prefix in "[ \t\n(/*-]{0,6}") {
         let text = format!("{prefix}{sql}");
-        let operation = DbOperation::of(&text);
-        prop_assert!(DbOperation::ALL.contains(&operation));
         let info = StatementInfo::parse(&text);
-        prop_assert_eq!(info.operation, operation);
-        let _ = info.span_name();
+        let name = info.span_name();
+        prop_assert!(name.starts_with(info.operation.as_str()), "{:?}: {:?}", text, name);
     }
 }
 

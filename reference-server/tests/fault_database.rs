@@ -1,9 +1,16 @@
-//! PostgreSQL is stopped (a "fast" shutdown that terminates every session) and started again
-//! while the reference server is under load. The queries that fail are recorded with
-//! `db_queries_total{status="error"}` and their spans carry `error.type` (the SQLSTATE, such
-//! as `57P01`, or a fixed name such as `io_error`); the pool gauges stay consistent throughout
-//! (never negative, never more connections than the maximum) and drain to zero active
-//! connections afterwards; and the server recovers on its own, without a restart.
+//! PostgreSQL goes away and comes back while the reference server is under load. The queries
+//! that fail are recorded with `db_queries_total{status="error"}` and their spans carry
+//! `error.type` (the SQLSTATE, such as `57P01`, or a fixed name such as `pool_timed_out`); the
+//! pool gauges stay consistent throughout (never negative, never more connections than the
+//! maximum) and drain to zero active connections afterwards; and the server recovers on its
+//! own, without a restart.
+//!
+//! The outage is what a "fast" shutdown and a restart look like to a client, made the same way
+//! whether PostgreSQL runs locally, in Docker or elsewhere (`UNITEL_TEST_DATABASE_URL`): the
+//! server reaches PostgreSQL through a [`TcpProxy`], whose port closes (new connections are
+//! refused); PostgreSQL terminates every session of the server (`pg_terminate_backend`, the
+//! same `FATAL 57P01` a fast shutdown sends); what is still open through the proxy is closed;
+//! and 3 s later the port opens again.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod fault_support;
@@ -15,7 +22,7 @@ use std::time::{Duration, Instant};
 use fault_support::{Loadgen, Process, parse_exposition, sum};
 use serde_json::json;
 use unitel_testkit::otlp::SpanKind;
-use unitel_testkit::{Backend, OtlpReceiver};
+use unitel_testkit::{OtlpReceiver, TcpProxy};
 
 /// `(active, idle, max)` of the `main` pool.
 fn pool_gauges(text: &str) -> (f64, f64, f64) {
@@ -34,6 +41,78 @@ fn assert_consistent(text: &str, when: &str) {
     assert!(
         active >= 0.0 && idle >= 0.0 && active + idle <= max,
         "{when}: inconsistent pool gauges active={active} idle={idle} max={max}"
+    );
+}
+
+/// `url` with `application_name=app` added.
+fn with_application_name(url: &str, app: &str) -> String {
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}application_name={app}")
+}
+
+/// The `host:port` a connection URL names (port 5432 when it names none), and the URL with
+/// `proxy` in its place; `None` when it names no single TCP host (a Unix socket, several hosts).
+fn through_proxy(url: &str, proxy: std::net::SocketAddr) -> Option<(String, String)> {
+    let (scheme, rest) = url.split_once("://")?;
+    let (authority, tail) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
+    let (user, host_port) = match authority.rsplit_once('@') {
+        Some((user, host_port)) => (format!("{user}@"), host_port),
+        None => (String::new(), authority),
+    };
+    if host_port.is_empty() || host_port.contains(',') || tail.contains("host=") {
+        return None;
+    }
+    let has_port = match host_port.rsplit_once(']') {
+        Some((_, after)) => after.starts_with(':'),
+        None => host_port.contains(':'),
+    };
+    let upstream = if has_port {
+        host_port.to_owned()
+    } else {
+        format!("{host_port}:5432")
+    };
+    Some((upstream, format!("{scheme}://{user}{proxy}{tail}")))
+}
+
+#[test]
+fn urls_are_rewritten_to_the_proxy() {
+    let proxy: std::net::SocketAddr = "127.0.0.1:7000".parse().unwrap();
+    for (url, upstream, proxied) in [
+        (
+            "postgres://postgres@127.0.0.1:5433/unitel_1_0",
+            "127.0.0.1:5433",
+            "postgres://postgres@127.0.0.1:7000/unitel_1_0",
+        ),
+        (
+            "postgresql://u:p@db.example/app?sslmode=disable",
+            "db.example:5432",
+            "postgresql://u:p@127.0.0.1:7000/app?sslmode=disable",
+        ),
+        (
+            "postgres://[::1]:6000/x",
+            "[::1]:6000",
+            "postgres://127.0.0.1:7000/x",
+        ),
+        (
+            "postgres://[::1]/x",
+            "[::1]:5432",
+            "postgres://127.0.0.1:7000/x",
+        ),
+    ] {
+        assert_eq!(
+            through_proxy(url, proxy),
+            Some((upstream.to_owned(), proxied.to_owned())),
+            "{url}"
+        );
+    }
+    assert_eq!(
+        through_proxy("postgres:///db?host=/run/postgresql", proxy),
+        None
+    );
+    assert_eq!(through_proxy("postgres://a:1,b:2/db", proxy), None);
+    assert_eq!(
+        with_application_name("postgres://h/db?sslmode=disable", "x"),
+        "postgres://h/db?sslmode=disable&application_name=x"
     );
 }
 
@@ -57,20 +136,27 @@ async fn serves(client: &reqwest::Client, base: &str) -> bool {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_stopped_and_restarted_under_load() {
+async fn postgres_goes_away_and_comes_back_under_load() {
     let Some(pg) = unitel_testkit::postgres().await else {
         return;
     };
-    if pg.backend() != Backend::Local {
-        eprintln!(
-            "SKIPPING: stopping the database needs the locally started PostgreSQL, not {:?}",
-            pg.backend()
+    let Some((upstream, _)) = through_proxy(pg.url(), "127.0.0.1:1".parse().unwrap()) else {
+        unitel_testkit::skip_test(
+            "PostgreSQL at a TCP address",
+            &format!(
+                "the outage goes through a TCP proxy; {} names none",
+                pg.url()
+            ),
         );
         return;
-    }
+    };
+    let proxy = TcpProxy::start(upstream).unwrap();
+    let (_, proxied) = through_proxy(pg.url(), proxy.addr()).unwrap();
+    // The server's sessions, and the locker's, are told apart by their application name.
+    let app = format!("unitel_fault_{}", std::process::id());
     let receiver = OtlpReceiver::start().await.unwrap();
     let mut server = Process::start(&[
-        ("DATABASE_URL", pg.url().to_owned()),
+        ("DATABASE_URL", with_application_name(&proxied, &app)),
         ("DATABASE_ACQUIRE_TIMEOUT_MS", "1000".to_owned()),
         ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint()),
     ])
@@ -91,7 +177,7 @@ async fn postgres_stopped_and_restarted_under_load() {
     assert!(ok_before > 0.0);
 
     // Under load: another session locks the chunks table, so queries pile up in flight; then
-    // PostgreSQL stops (terminating them) for 3 s, and starts again.
+    // PostgreSQL goes away (terminating them) for 3 s, and comes back.
     let queries = |t: &str| {
         sum(
             &parse_exposition(t),
@@ -109,7 +195,7 @@ async fn postgres_stopped_and_restarted_under_load() {
         .await;
     assert!(mixing, "loadgen did not get going");
     let locker = {
-        let url = pg.url().to_owned();
+        let url = with_application_name(pg.url(), &format!("{app}_locker"));
         std::thread::spawn(move || {
             Command::new("psql")
                 .args([&url, "-X", "-q", "-c"])
@@ -129,16 +215,34 @@ async fn postgres_stopped_and_restarted_under_load() {
         pool_gauges(&text)
     );
     assert_consistent(&text, "queries blocked");
-    pg.stop_server().await.unwrap();
+    proxy.refuse();
+    // The server's sessions first, while their queries still wait for the lock, then the locker.
+    let terminate = |name: &str| {
+        pg.psql(&format!(
+            "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity \
+             WHERE application_name = '{name}'"
+        ))
+        .unwrap()
+        .trim()
+        .parse::<u32>()
+        .unwrap()
+    };
+    let terminated = terminate(&app);
+    assert!(
+        terminated >= 3,
+        "only {terminated} sessions of the server were terminated"
+    );
+    assert_eq!(terminate(&format!("{app}_locker")), 1);
     let _ = locker.join();
+    let closed = proxy.drop_connections(Duration::from_secs(2));
     let outage = Instant::now();
     let mut samples_taken = 0;
     while outage.elapsed() < Duration::from_secs(3) {
-        assert_consistent(&server.metrics().await, "PostgreSQL down");
+        assert_consistent(&server.metrics().await, "PostgreSQL away");
         samples_taken += 1;
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    pg.start_server().await.unwrap();
+    proxy.accept().unwrap();
     let restarted = Instant::now();
     let recovered = loop {
         if serves(&client, &base).await {
@@ -146,7 +250,7 @@ async fn postgres_stopped_and_restarted_under_load() {
         }
         assert!(
             restarted.elapsed() < Duration::from_secs(30),
-            "the server did not recover within 30 s of PostgreSQL's restart"
+            "the server did not recover within 30 s of PostgreSQL's return"
         );
         assert_consistent(&server.metrics().await, "recovering");
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -157,18 +261,18 @@ async fn postgres_stopped_and_restarted_under_load() {
     assert_eq!(
         during.by_status.get(&500),
         None,
-        "requests answered 500 while PostgreSQL was down\n{}",
+        "requests answered 500 while PostgreSQL was away\n{}",
         during.output
     );
     assert!(
         during.by_status.get(&503).is_some_and(|n| *n > 0),
-        "no request was answered 503 while PostgreSQL was down\n{}",
+        "no request was answered 503 while PostgreSQL was away\n{}",
         during.output
     );
 
     // After: a clean run, and the pool drains.
     let after = Loadgen::run(&base, 3.0, 4).await;
-    after.assert_no_failures("after PostgreSQL's restart");
+    after.assert_no_failures("after PostgreSQL's return");
     let (drained, text) = server
         .metrics_until(Duration::from_secs(10), |t| pool_gauges(t).0 == 0.0)
         .await;
@@ -184,7 +288,7 @@ async fn postgres_stopped_and_restarted_under_load() {
     let errors = sum(&samples, "db_queries_total", &[("status", "error")]);
     assert!(
         errors > 0.0,
-        "no query was recorded as failed while PostgreSQL was down"
+        "no query was recorded as failed while PostgreSQL was away"
     );
     assert!(sum(&samples, "db_queries_total", &[("status", "ok")]) > ok_before);
 
@@ -223,7 +327,7 @@ async fn postgres_stopped_and_restarted_under_load() {
         error_types
             .keys()
             .any(|t| t.len() == 5 && t.starts_with("57")),
-        "no query terminated by the shutdown carries its SQLSTATE (57xxx) as error.type: \
+        "no query terminated by the outage carries its SQLSTATE (57xxx) as error.type: \
          {error_types:?}"
     );
     assert!(
@@ -231,9 +335,11 @@ async fn postgres_stopped_and_restarted_under_load() {
         "no query that found no connection carries error.type=pool_timed_out: {error_types:?}"
     );
     println!(
-        "database fault: {errors} failed queries recorded, error types on spans {error_types:?}; \
-         loadgen during the outage {:?}; recovered {recovered:.1?} after the restart; \
-         {samples_taken} gauge samples consistent",
+        "database fault ({:?} PostgreSQL): {terminated} sessions terminated, {closed} \
+         connections closed by the proxy; {errors} failed queries recorded, error types on \
+         spans {error_types:?}; loadgen during the outage {:?}; recovered {recovered:.1?} after \
+         PostgreSQL's return; {samples_taken} gauge samples consistent",
+        pg.backend(),
         during.by_status
     );
 }

@@ -6,6 +6,8 @@
 //! * [`services`]: PostgreSQL ([`postgres()`]), Prometheus ([`prometheus()`] /
 //!   [`PrometheusBuilder`]), `promtool` ([`promtool_check_metrics()`] and friends) and Jaeger
 //!   ([`jaeger()`]).
+//! * [`TcpProxy`]: a TCP proxy to put in front of any of them, for outages that work the same
+//!   whether the service runs locally, in Docker or elsewhere.
 //!
 //! # How services are found
 //!
@@ -16,9 +18,13 @@
 //!    `UNITEL_TEST_DOCKER=0` to never use Docker);
 //! 3. locally installed binaries, started in a temporary directory on a free loopback port and
 //!    killed (and the directory removed) on `Drop`;
-//! 4. otherwise the test is **skipped**: the function returns `None` after printing a loud
-//!    message on stderr. With `UNITEL_REQUIRE_SERVICES=1` it panics instead, so CI cannot
-//!    silently skip.
+//! 4. otherwise the test is **skipped** through [`skip_test`]: the function returns `None`
+//!    after a banner that `cargo test` shows and a line in the skip log (`UNITEL_SKIP_LOG`,
+//!    which `scripts/test.sh` counts and lists at the end). With `UNITEL_REQUIRE_SERVICES=1` it
+//!    panics instead, so CI cannot silently skip.
+//!
+//! Anything else a test needs and may not have (a tool, a compiler version) goes through
+//! [`skip_test`] too: it is the one way to skip a test in this workspace.
 //!
 //! ```no_run
 //! # async fn demo() {
@@ -28,7 +34,9 @@
 //! ```
 
 pub mod otlp;
+mod proxy;
 pub mod services;
+mod skip;
 
 use std::fmt;
 
@@ -36,11 +44,13 @@ use std::fmt;
 /// export requests and use the generated tonic clients without another dependency.
 pub use opentelemetry_proto;
 pub use otlp::{OtlpReceiver, ReceivedMetric, ReceivedSpan, ReceiverMode};
+pub use proxy::TcpProxy;
 pub use services::{
     Backend, JaegerService, PostgresService, PrometheusBuilder, PrometheusService, ScrapeTarget,
     free_port, jaeger, postgres, prometheus, promtool_check_metrics, promtool_check_rules,
     promtool_test_rules,
 };
+pub use skip::{SKIP_LOG_ENV, skip_test};
 
 /// Error returned by the testkit's fallible helpers (queries, process start-up, ...).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,8 +81,8 @@ impl std::error::Error for Error {}
 
 /// Unwraps an `Option<Service>` or returns from the (unit-returning) test function.
 ///
-/// `None` means the service is unavailable and a skip message was already printed, so this is
-/// equivalent to `let Some(s) = expr else { return };`.
+/// `None` means the service is unavailable and the skip was already shown and recorded
+/// ([`skip_test`]), so this is equivalent to `let Some(s) = expr else { return };`.
 ///
 /// ```no_run
 /// # async fn demo() {

@@ -1,5 +1,5 @@
-//! Jaeger via testcontainers (skips without a Docker engine, even under
-//! `UNITEL_REQUIRE_SERVICES=1`).
+//! Jaeger via testcontainers (skipped without a Docker engine or an external Jaeger; a failure
+//! under `UNITEL_REQUIRE_SERVICES=1`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use std::time::Duration;

@@ -8,8 +8,9 @@ use testcontainers::core::{IntoContainerPort as _, WaitFor};
 use testcontainers::runners::AsyncRunner as _;
 use testcontainers::{ContainerAsync, GenericImage, ImageExt as _};
 
-use super::{Backend, docker_available, env_nonempty, http_client, skip, skip_always};
+use super::{Backend, docker_available, env_nonempty, http_client};
 use crate::Error;
+use crate::skip::skipped;
 
 /// Docker image used.
 const IMAGE: (&str, &str) = ("jaegertracing/all-in-one", "1.62.0");
@@ -45,9 +46,8 @@ impl fmt::Debug for JaegerService {
 /// 2. Docker: `jaegertracing/all-in-one` with `COLLECTOR_OTLP_ENABLED=true`, ports 4317
 ///    (OTLP/gRPC), 4318 (OTLP/HTTP), 16686 (query) and 14269 (admin, used to wait for
 ///    readiness) mapped to random host ports; removed on drop.
-/// 3. There is no local fallback, so without Docker this **always skips — even under
-///    `UNITEL_REQUIRE_SERVICES=1`** (a Docker engine that answers but fails to run the
-///    container does fail under that variable).
+/// 3. There is no local fallback: without Docker the test is skipped ([`crate::skip_test`]),
+///    which fails it under `UNITEL_REQUIRE_SERVICES=1` like any other missing service.
 pub async fn jaeger() -> Option<JaegerService> {
     if let (Some(otlp), Some(query)) = (
         env_nonempty("UNITEL_TEST_JAEGER_OTLP_ENDPOINT"),
@@ -62,7 +62,7 @@ pub async fn jaeger() -> Option<JaegerService> {
         });
     }
     if !docker_available().await {
-        return skip_always(
+        return skipped(
             "Jaeger",
             "it needs a Docker engine (or UNITEL_TEST_JAEGER_OTLP_ENDPOINT + \
              UNITEL_TEST_JAEGER_QUERY_URL) and none answered",
@@ -70,7 +70,7 @@ pub async fn jaeger() -> Option<JaegerService> {
     }
     match start_container().await {
         Ok(service) => Some(service),
-        Err(e) => skip("Jaeger", &e.to_string()),
+        Err(e) => skipped("Jaeger", &e.to_string()),
     }
 }
 

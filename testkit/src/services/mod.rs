@@ -13,9 +13,9 @@
 //!    killed (the directory removed) on `Drop`. Binary locations can be overridden with
 //!    `UNITEL_TEST_PG_BIN_DIR`, `UNITEL_TEST_PROMETHEUS_BIN` and `UNITEL_TEST_PROMTOOL_BIN`;
 //!    otherwise `PATH` (and `/usr/lib/postgresql/*/bin` for PostgreSQL) is searched.
-//! 4. **Skip**: `None` is returned after a loud message on stderr. With
-//!    `UNITEL_REQUIRE_SERVICES=1` the call panics instead (the test fails), except for
-//!    [`jaeger()`], which has no local fallback and always skips without Docker.
+//! 4. **Skip**: [`crate::skip_test`] is called and `None` returned: the skip shows in the test
+//!    output and in the skip log (`UNITEL_SKIP_LOG`), and with `UNITEL_REQUIRE_SERVICES=1` the
+//!    call panics instead (the test fails).
 //!
 //! A service that is found but fails to start (e.g. `initdb` errors) is treated like a missing
 //! one: skipped with the error in the message, or a failure under `UNITEL_REQUIRE_SERVICES=1`.
@@ -89,52 +89,6 @@ pub fn services_required() -> bool {
 /// A non-empty environment variable.
 pub(crate) fn env_nonempty(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-}
-
-fn current_test() -> String {
-    std::thread::current()
-        .name()
-        .unwrap_or("<unnamed thread>")
-        .to_owned()
-}
-
-/// Skips (prints loudly, returns `None`) or, under `UNITEL_REQUIRE_SERVICES=1`, fails.
-#[allow(clippy::panic)] // Deliberate: UNITEL_REQUIRE_SERVICES=1 turns a skip into a failure.
-pub(crate) fn skip<T>(service: &str, reason: &str) -> Option<T> {
-    if services_required() {
-        panic!(
-            "unitel-testkit: {service} is required (UNITEL_REQUIRE_SERVICES=1) but unavailable: {reason}"
-        );
-    }
-    skip_message(
-        service,
-        reason,
-        "Set UNITEL_REQUIRE_SERVICES=1 to turn this skip into a failure.",
-    );
-    None
-}
-
-/// Skips even under `UNITEL_REQUIRE_SERVICES=1` (for services that cannot exist without
-/// Docker, like Jaeger).
-pub(crate) fn skip_always<T>(service: &str, reason: &str) -> Option<T> {
-    skip_message(
-        service,
-        reason,
-        "This service has no local fallback: it skips even with UNITEL_REQUIRE_SERVICES=1.",
-    );
-    None
-}
-
-fn skip_message(service: &str, reason: &str, hint: &str) {
-    eprintln!(
-        "\n\
-         ************************************************************************\n\
-         ** unitel-testkit: SKIPPING test `{}`\n\
-         ** {service} is unavailable: {reason}\n\
-         ** {hint}\n\
-         ************************************************************************\n",
-        current_test()
-    );
 }
 
 /// True when a Docker engine answers a ping (cached for the process). `UNITEL_TEST_DOCKER=0`

@@ -16,9 +16,10 @@ use testcontainers::{ContainerAsync, GenericImage, ImageExt as _};
 
 use super::{
     Backend, ChildGuard, blocking, docker_available, env_nonempty, find_binary, free_port,
-    log_tail, run_checked, running_as_root, skip, tcp_accepts, temp_dir,
+    log_tail, run_checked, running_as_root, tcp_accepts, temp_dir,
 };
 use crate::Error;
+use crate::skip::skipped;
 
 /// Docker image used when a Docker engine is available.
 const IMAGE: (&str, &str) = ("postgres", "16-alpine");
@@ -80,7 +81,8 @@ impl PostgresService {
     ///
     /// Only for the locally started server ([`Backend::Local`]); it is shared by every
     /// `PostgresService` of the process, so they all lose their database meanwhile. Errors for
-    /// Docker and external servers.
+    /// Docker and external servers: for an outage on any backend, put a [`crate::TcpProxy`]
+    /// in front of the server (as the reference server's `fault_database` test does).
     ///
     /// ```no_run
     /// # async fn demo() -> Result<(), unitel_testkit::Error> {
@@ -169,7 +171,7 @@ impl PostgresService {
 ///    refuses root), `initdb` and `postgres` run as the unprivileged user `nobody`; the temp
 ///    dir (under `std::env::temp_dir()`, which must be traversable by `nobody`) is chowned to
 ///    it.
-/// 4. Otherwise: skip, or panic under `UNITEL_REQUIRE_SERVICES=1`.
+/// 4. Otherwise: skip ([`crate::skip_test`]), or panic under `UNITEL_REQUIRE_SERVICES=1`.
 pub async fn postgres() -> Option<PostgresService> {
     if let Some(url) = env_nonempty("UNITEL_TEST_DATABASE_URL") {
         let database = url
@@ -195,7 +197,7 @@ pub async fn postgres() -> Option<PostgresService> {
         }
     }
     let Some(bin_dir) = find_bin_dir() else {
-        return skip(
+        return skipped(
             "PostgreSQL",
             "UNITEL_TEST_DATABASE_URL is not set, no Docker engine answered, and no \
              initdb/postgres binaries were found (set UNITEL_TEST_PG_BIN_DIR)",
@@ -203,7 +205,7 @@ pub async fn postgres() -> Option<PostgresService> {
     };
     match local_database(bin_dir).await {
         Ok(service) => Some(service),
-        Err(e) => skip("PostgreSQL", &format!("the local server failed: {e}")),
+        Err(e) => skipped("PostgreSQL", &format!("the local server failed: {e}")),
     }
 }
 

@@ -13,9 +13,10 @@ use testcontainers::{ContainerAsync, GenericImage, ImageExt as _};
 
 use super::{
     Backend, ChildGuard, docker_available, env_nonempty, find_binary, flag, free_port, http_client,
-    log_tail, skip, temp_dir,
+    log_tail, temp_dir,
 };
 use crate::Error;
+use crate::skip::skipped;
 
 /// Docker image used when a Docker engine is available.
 const IMAGE: (&str, &str) = ("prom/prometheus", "v2.53.0");
@@ -208,32 +209,33 @@ impl PrometheusBuilder {
     ///
     /// Lookup order:
     ///
-    /// 1. `UNITEL_TEST_PROMETHEUS_URL`: that server is used **as is** — the targets and rule
-    ///    files of this builder are **not** applied (a note is printed; check
-    ///    [`PrometheusService::backend`] for [`Backend::External`] if a test depends on them).
+    /// 1. `UNITEL_TEST_PROMETHEUS_URL`: that server is used as is, **only if this builder has
+    ///    no scrape targets and no rule files** (an external server cannot be given them;
+    ///    otherwise a note is printed and the next steps are tried).
     /// 2. Docker: `prom/prometheus` with **host networking** (so it can scrape targets on the
     ///    host's `127.0.0.1`; Linux engines only) listening on a free `127.0.0.1` port, with the
     ///    generated config and rule files copied in. Falls back to 3 if it fails.
     /// 3. The local `prometheus` binary (`UNITEL_TEST_PROMETHEUS_BIN` or `PATH`) with the
     ///    generated config and TSDB in a temp dir, `--web.listen-address=127.0.0.1:<free port>`;
     ///    killed and deleted on drop.
-    /// 4. Otherwise skip, or panic under `UNITEL_REQUIRE_SERVICES=1`.
+    /// 4. Otherwise skip ([`crate::skip_test`]), or panic under `UNITEL_REQUIRE_SERVICES=1`.
     ///
     /// Returns once `/-/ready` answers 200.
     pub async fn start(self) -> Option<PrometheusService> {
-        if let Some(url) = env_nonempty("UNITEL_TEST_PROMETHEUS_URL") {
-            if !self.targets.is_empty() || !self.rule_files.is_empty() {
-                eprintln!(
-                    "unitel-testkit: using UNITEL_TEST_PROMETHEUS_URL={url}; the requested scrape \
-                     targets and rule files are NOT applied to it"
-                );
+        let external = env_nonempty("UNITEL_TEST_PROMETHEUS_URL");
+        if let Some(url) = &external {
+            if self.targets.is_empty() && self.rule_files.is_empty() {
+                return Some(PrometheusService {
+                    url: url.trim_end_matches('/').to_owned(),
+                    backend: Backend::External,
+                    config: None,
+                    _handle: Handle::None,
+                });
             }
-            return Some(PrometheusService {
-                url: url.trim_end_matches('/').to_owned(),
-                backend: Backend::External,
-                config: None,
-                _handle: Handle::None,
-            });
+            eprintln!(
+                "unitel-testkit: not using UNITEL_TEST_PROMETHEUS_URL={url}: this test needs its \
+                 own scrape targets and rule files, which cannot be applied to it"
+            );
         }
         let rule_files = match self
             .rule_files
@@ -245,7 +247,7 @@ impl PrometheusBuilder {
             .collect::<Result<Vec<_>, _>>()
         {
             Ok(files) => files,
-            Err(e) => return skip("Prometheus", &e.to_string()),
+            Err(e) => return skipped("Prometheus", &e.to_string()),
         };
         if docker_available().await {
             match self.start_container(&rule_files).await {
@@ -256,15 +258,22 @@ impl PrometheusBuilder {
             }
         }
         let Some(binary) = find_binary("prometheus", Some("UNITEL_TEST_PROMETHEUS_BIN")) else {
-            return skip(
+            let url = if external.is_some() {
+                "UNITEL_TEST_PROMETHEUS_URL cannot take this test's scrape targets"
+            } else {
+                "UNITEL_TEST_PROMETHEUS_URL is not set"
+            };
+            return skipped(
                 "Prometheus",
-                "UNITEL_TEST_PROMETHEUS_URL is not set, no Docker engine answered, and no \
-                 `prometheus` binary was found (set UNITEL_TEST_PROMETHEUS_BIN)",
+                &format!(
+                    "{url}, no Docker engine answered, and no `prometheus` binary was found \
+                     (set UNITEL_TEST_PROMETHEUS_BIN)"
+                ),
             );
         };
         match self.start_local(&binary, &rule_files).await {
             Ok(service) => Some(service),
-            Err(e) => skip("Prometheus", &format!("the local server failed: {e}")),
+            Err(e) => skipped("Prometheus", &format!("the local server failed: {e}")),
         }
     }
 
@@ -303,7 +312,7 @@ impl PrometheusBuilder {
             backend: Backend::Docker,
             config: Some(config),
             _handle: Handle::Container {
-                _container: Box::new(container),
+                container: Box::new(container),
             },
         })
     }
@@ -388,9 +397,9 @@ pub async fn prometheus(scrape_targets: &[ScrapeTarget]) -> Option<PrometheusSer
 
 enum Handle {
     None,
-    /// Held only for its `Drop` (removes the container).
+    /// Removes the container on `Drop`; stopped and started by [`PrometheusService::restart`].
     Container {
-        _container: Box<ContainerAsync<GenericImage>>,
+        container: Box<ContainerAsync<GenericImage>>,
     },
     Local {
         // Field order matters: the process is killed before the directory is removed.
@@ -466,8 +475,10 @@ impl PrometheusService {
     /// and data, and waits until it is ready. Scraping resumes after its target discovery
     /// (about 5 s), so the series get a gap but keep their history. For fault-injection tests.
     ///
-    /// Only for a locally started server ([`Backend::Local`]); errors for Docker and external
-    /// servers.
+    /// A container ([`Backend::Docker`]) is stopped and started the same way (`docker stop`,
+    /// `docker start`: same container, so the same TSDB, and with host networking the same
+    /// port). Errors for an external server, which the testkit does not control (and which
+    /// [`PrometheusBuilder::start`] never returns for a builder with scrape targets).
     ///
     /// ```no_run
     /// # async fn demo() -> Result<(), unitel_testkit::Error> {
@@ -485,17 +496,30 @@ impl PrometheusService {
     /// # Ok(()) }
     /// ```
     pub async fn restart(&mut self) -> Result<(), Error> {
-        let Handle::Local {
-            child,
-            binary,
-            port,
-            dir,
-        } = &mut self._handle
-        else {
-            return Err(Error::new(
-                "restart needs a locally started Prometheus (Backend::Local); this one is \
-                 managed elsewhere",
-            ));
+        let (child, binary, port, dir) = match &mut self._handle {
+            Handle::Local {
+                child,
+                binary,
+                port,
+                dir,
+            } => (child, binary, port, dir),
+            Handle::Container { container } => {
+                container
+                    .stop_with_timeout(Some(20))
+                    .await
+                    .map_err(|e| Error::new(format!("stopping the container: {e}")))?;
+                container
+                    .start()
+                    .await
+                    .map_err(|e| Error::new(format!("starting the container again: {e}")))?;
+                return wait_ready(&self.url, None, Duration::from_secs(60)).await;
+            }
+            Handle::None => {
+                return Err(Error::new(
+                    "restart needs a Prometheus started by the testkit (locally or in Docker); \
+                     this one is managed elsewhere",
+                ));
+            }
         };
         if let Some(mut running) = child.take() {
             let stopped = tokio::task::spawn_blocking(move || {

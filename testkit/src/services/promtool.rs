@@ -2,8 +2,8 @@
 //!
 //! All functions are blocking (they run a short-lived process) and return
 //! `Option<Result<(), String>>`: `None` means `promtool` is not installed and the check is
-//! skipped (after a loud message; a panic under `UNITEL_REQUIRE_SERVICES=1`), `Some(Err(..))`
-//! carries promtool's exit status and output.
+//! skipped ([`crate::skip_test`]: shown and recorded; a panic under
+//! `UNITEL_REQUIRE_SERVICES=1`), `Some(Err(..))` carries promtool's exit status and output.
 //!
 //! ```no_run
 //! let Some(result) = unitel_testkit::promtool_check_metrics("# TYPE x gauge\nx 1\n") else {
@@ -16,12 +16,13 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use super::{find_binary, skip};
+use super::find_binary;
+use crate::skip::skipped;
 
 fn promtool() -> Option<PathBuf> {
     let found = find_binary("promtool", Some("UNITEL_TEST_PROMTOOL_BIN"));
     if found.is_none() {
-        return skip(
+        return skipped(
             "promtool",
             "no `promtool` binary found on PATH (install Prometheus or set UNITEL_TEST_PROMTOOL_BIN)",
         );
