@@ -4,8 +4,9 @@
 //!   hyper) on `127.0.0.1`, storing every export request, with runtime fault injection
 //!   ([`otlp::ReceiverMode`], [`otlp::OtlpReceiver::stop`], [`otlp::OtlpReceiver::restart`]).
 //! * [`services`]: PostgreSQL ([`postgres()`]), Prometheus ([`prometheus()`] /
-//!   [`PrometheusBuilder`]), `promtool` ([`promtool_check_metrics()`] and friends) and Jaeger
-//!   ([`jaeger()`]).
+//!   [`PrometheusBuilder`]) and `promtool` ([`promtool_check_metrics()`] and friends). Traces
+//!   go to the OTLP receiver above (Jaeger runs only in the Docker stack, where
+//!   `docker-compose.yml` is validated by the reference server's `stack_files` test).
 //! * [`TcpProxy`]: a TCP proxy to put in front of any of them, for outages that work the same
 //!   whether the service runs locally, in Docker or elsewhere.
 //!
@@ -46,9 +47,8 @@ pub use opentelemetry_proto;
 pub use otlp::{OtlpReceiver, ReceivedMetric, ReceivedSpan, ReceiverMode};
 pub use proxy::TcpProxy;
 pub use services::{
-    Backend, JaegerService, PostgresService, PrometheusBuilder, PrometheusService, ScrapeTarget,
-    free_port, jaeger, postgres, prometheus, promtool_check_metrics, promtool_check_rules,
-    promtool_test_rules,
+    Backend, PostgresService, PrometheusBuilder, PrometheusService, ScrapeTarget, free_port,
+    postgres, prometheus, promtool_check_metrics, promtool_check_rules, promtool_test_rules,
 };
 pub use skip::{SKIP_LOG_ENV, skip_test};
 

@@ -1,4 +1,4 @@
-//! Real external services for tests: PostgreSQL, Prometheus, promtool and Jaeger.
+//! Real external services for tests: PostgreSQL, Prometheus and promtool.
 //!
 //! Each service is found in this order (details on each function):
 //!
@@ -20,7 +20,6 @@
 //! A service that is found but fails to start (e.g. `initdb` errors) is treated like a missing
 //! one: skipped with the error in the message, or a failure under `UNITEL_REQUIRE_SERVICES=1`.
 
-mod jaeger;
 mod postgres;
 mod prometheus;
 mod promtool;
@@ -35,7 +34,6 @@ use std::process::{Child, Command};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-pub use jaeger::{JaegerService, jaeger};
 pub use postgres::{PostgresService, postgres};
 pub use prometheus::{PrometheusBuilder, PrometheusService, ScrapeTarget, prometheus};
 pub use promtool::{promtool_check_metrics, promtool_check_rules, promtool_test_rules};
