@@ -112,8 +112,9 @@ impl HttpServerConfig {
         }
     }
 
-    /// Records into `registry` instead of the telemetry's own (tests, several apps); the
-    /// switches and the trace pipeline stay the telemetry's.
+    /// Records the request metrics into `registry` instead of the telemetry's own (tests,
+    /// several apps); the switches and the trace pipeline stay the telemetry's, and so does
+    /// the count of malformed propagation headers (`invalid_header`).
     #[must_use]
     pub fn registry(mut self, registry: Registry) -> Self {
         self.registry = registry;

@@ -107,7 +107,7 @@ pub(super) fn new_span(
     let span = server_span(config, parts, method, route.map(|r| &**r));
     #[cfg(feature = "otel")]
     if !span.is_disabled()
-        && let Some(remote) = remote_context(parts.headers, &config.registry)
+        && let Some(remote) = remote_context(parts.headers, config.telemetry.registry())
     {
         remote.set_parent_of(&span);
     }
@@ -128,8 +128,8 @@ fn direct_span(
     use opentelemetry::KeyValue;
     use opentelemetry::trace::{SpanKind, TraceContextExt as _, Tracer as _};
     // Only a request that carries propagation headers pays for parsing them.
-    let mut remote =
-        remote_context(parts.headers, &config.registry).map(RemoteContext::into_otel_context);
+    let mut remote = remote_context(parts.headers, config.telemetry.registry())
+        .map(RemoteContext::into_otel_context);
     let decision = crate::trace::decide(config.telemetry.sampling(), &mut remote);
     let decided = match decision {
         Decision::Drop(cx) => {
