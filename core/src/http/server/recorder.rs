@@ -280,6 +280,7 @@ impl RecorderInner {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::catalog::{MetricDescriptor, MetricKind};
     use crate::http::server::ERROR_PANIC;
     use crate::registry::Registry;
 
@@ -298,11 +299,11 @@ mod tests {
         }
     }
 
-    fn value(registry: &Registry, d: &crate::MetricDescriptor, labels: &[&str]) -> f64 {
+    fn value(registry: &Registry, d: &MetricDescriptor, labels: &[&str]) -> f64 {
         match d.kind {
-            crate::MetricKind::Counter => registry.counter(d).with_labels(labels).value(),
-            crate::MetricKind::Gauge => registry.gauge(d).with_labels(labels).value(),
-            crate::MetricKind::Histogram => {
+            MetricKind::Counter => registry.counter(d).with_labels(labels).value(),
+            MetricKind::Gauge => registry.gauge(d).with_labels(labels).value(),
+            MetricKind::Histogram => {
                 #[allow(clippy::cast_precision_loss)]
                 let n = registry.histogram(d).with_labels(labels).snapshot().count() as f64;
                 n
