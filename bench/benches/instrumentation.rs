@@ -25,7 +25,7 @@ use unitel::http::server::{HttpServerConfig, HttpServerRecorder, RequestParts};
 fn http_recorder(c: &mut Criterion) {
     let mut g = c.benchmark_group("http_recorder");
     let registry = Registry::new();
-    let recorder = HttpServerRecorder::new(HttpServerConfig::new().with_registry(registry));
+    let recorder = HttpServerRecorder::new(HttpServerConfig::new().registry(registry));
     let mut headers = http::HeaderMap::new();
     headers.insert("user-agent", http::HeaderValue::from_static("wrk/4.1.0"));
     headers.insert("host", http::HeaderValue::from_static("127.0.0.1:3000"));
@@ -180,7 +180,7 @@ fn http_in_process(c: &mut Criterion) {
     let registry = Registry::new();
     let unitel_router =
         unitel_bench::apps::axum_app::routes().layer(unitel_axum::HttpMetricsLayer::with_config(
-            HttpServerConfig::new().with_registry(registry.clone()),
+            HttpServerConfig::new().registry(registry.clone()),
         ));
     g.bench_function("axum + unitel HttpMetricsLayer", |b| {
         b.iter(|| drain(&unitel_router));
@@ -235,9 +235,8 @@ fn http_in_process(c: &mut Criterion) {
         "actix bare",
         actix_web::App::new().configure(unitel_bench::apps::actix_app::routes)
     );
-    let metrics = unitel_actix::HttpMetrics::with_config(
-        HttpServerConfig::new().with_registry(registry.clone()),
-    );
+    let metrics =
+        unitel_actix::HttpMetrics::with_config(HttpServerConfig::new().registry(registry.clone()));
     actix_case!(
         "actix + unitel HttpMetrics",
         actix_web::App::new()

@@ -85,7 +85,7 @@ fn unitel_spans(c: &mut Criterion) {
     // The recorder first: the `tracing` span benches below leave the export thread and the
     // receiver busy on the other core for a while.
     let registry = unitel::Registry::new();
-    let recorder = HttpServerRecorder::new(HttpServerConfig::new().with_registry(registry));
+    let recorder = HttpServerRecorder::new(HttpServerConfig::new().registry(registry));
     let mut headers = http::HeaderMap::new();
     headers.insert("user-agent", http::HeaderValue::from_static("wrk/4.1.0"));
     g.bench_function(

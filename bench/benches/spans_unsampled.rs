@@ -17,7 +17,7 @@ use unitel_bench::pipeline::{SpanPipeline, serve_recorded_request};
 fn unsampled(c: &mut Criterion) {
     let mut g = c.benchmark_group("span_unsampled");
     let recorder =
-        HttpServerRecorder::new(HttpServerConfig::new().with_registry(unitel::Registry::new()));
+        HttpServerRecorder::new(HttpServerConfig::new().registry(unitel::Registry::new()));
     let mut headers = http::HeaderMap::new();
     headers.insert("user-agent", http::HeaderValue::from_static("wrk/4.1.0"));
     g.bench_function(

@@ -69,7 +69,7 @@ impl SpanPipeline {
 /// ```
 /// use unitel::http::server::{HttpServerConfig, HttpServerRecorder};
 /// let registry = unitel::Registry::new();
-/// let recorder = HttpServerRecorder::new(HttpServerConfig::new().with_registry(registry));
+/// let recorder = HttpServerRecorder::new(HttpServerConfig::new().registry(registry));
 /// unitel_bench::pipeline::serve_recorded_request(&recorder, &http::HeaderMap::new());
 /// ```
 pub fn serve_recorded_request(recorder: &HttpServerRecorder, headers: &http::HeaderMap) {

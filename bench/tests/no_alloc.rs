@@ -251,7 +251,7 @@ fn the_axum_layer_adds_no_allocation_per_request() {
         ));
     let layered =
         unitel_bench::apps::axum_app::routes().layer(unitel_axum::HttpMetricsLayer::with_config(
-            unitel::http::server::HttpServerConfig::new().with_registry(registry.clone()),
+            unitel::http::server::HttpServerConfig::new().registry(registry.clone()),
         ));
     let bare_allocations = axum_allocations_per_request(unitel_bench::apps::axum_app::routes());
     let reference_allocations = axum_allocations_per_request(pass_through);
@@ -332,7 +332,7 @@ fn actix_allocations_per_request(
 fn the_actix_middleware_adds_no_allocation_per_request() {
     let registry = Registry::new();
     let metrics = unitel_actix::HttpMetrics::with_config(
-        unitel::http::server::HttpServerConfig::new().with_registry(registry.clone()),
+        unitel::http::server::HttpServerConfig::new().registry(registry.clone()),
     );
     let bare_allocations = actix_allocations_per_request(None, false);
     let layered_allocations = actix_allocations_per_request(Some(metrics), false);
@@ -361,7 +361,7 @@ fn the_actix_middleware_predicts_the_route_of_a_new_id() {
     // the resource map before routing (regex captures, two allocations and a stored path).
     let registry = Registry::new();
     let metrics = unitel_actix::HttpMetrics::with_config(
-        unitel::http::server::HttpServerConfig::new().with_registry(registry.clone()),
+        unitel::http::server::HttpServerConfig::new().registry(registry.clone()),
     );
     let bare_allocations = actix_allocations_per_request(None, true);
     let layered_allocations = actix_allocations_per_request(Some(metrics), true);

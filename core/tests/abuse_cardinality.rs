@@ -92,7 +92,7 @@ fn every_label_from_input_stays_under_its_cap_and_the_overflow_is_counted() {
     let llm = LlmMetrics::new(&registry);
     let rag = RagMetrics::new(&registry);
     let db = DbClientMetrics::new(&registry, "postgresql");
-    let http = HttpServerRecorder::new(HttpServerConfig::new().with_registry(registry.clone()));
+    let http = HttpServerRecorder::new(HttpServerConfig::new().registry(registry.clone()));
     let headers = http::HeaderMap::new();
     let rss_before = rss_bytes();
 

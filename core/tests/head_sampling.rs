@@ -66,7 +66,7 @@ async fn the_decision_is_made_once_and_every_span_of_the_request_follows_it() {
         .unwrap();
     let guard = unitel::init(config).unwrap();
     let registry = Registry::new();
-    let recorder = HttpServerRecorder::new(HttpServerConfig::new().with_registry(registry.clone()));
+    let recorder = HttpServerRecorder::new(HttpServerConfig::new().registry(registry.clone()));
 
     // Roots: about half are sampled; each sampled one exports its server span and its child.
     let no_headers = http::HeaderMap::new();

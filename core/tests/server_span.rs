@@ -46,8 +46,8 @@ async fn what_the_handler_does_lands_on_the_direct_server_span() {
     let registry = Registry::new();
     let recorder = HttpServerRecorder::new(
         HttpServerConfig::new()
-            .with_registry(registry.clone())
-            .with_traceparent_header(true),
+            .registry(registry.clone())
+            .traceparent_header(true),
     );
     let mut headers = http::HeaderMap::new();
     headers.insert(

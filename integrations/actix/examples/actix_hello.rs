@@ -39,8 +39,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // One middleware for all workers, so they share one handle cache.
     let metrics = HttpMetrics::with_config(
         HttpServerConfig::new()
-            .with_server_address(bind.ip().to_string())
-            .with_server_port(bind.port()),
+            .server_address(bind.ip().to_string())
+            .server_port(bind.port()),
     );
 
     println!(

@@ -30,7 +30,7 @@ use crate::{RequestPayload, ResponseBody};
 /// let app = App::new()
 ///     .route("/api/items/{id}", web::get().to(|| async { "item" }))
 ///     .wrap(HttpMetrics::with_config(
-///         HttpServerConfig::new().with_excluded_path("/health"),
+///         HttpServerConfig::new().excluded_path("/health"),
 ///     ));
 /// # drop(app);
 /// ```

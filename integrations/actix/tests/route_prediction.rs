@@ -20,8 +20,7 @@ fn start_server(registry: &Registry) -> (std::net::SocketAddr, actix_web::dev::S
     let registry = registry.clone();
     std::thread::spawn(move || {
         actix_rt::System::new().block_on(async move {
-            let middleware =
-                HttpMetrics::with_config(HttpServerConfig::new().with_registry(registry));
+            let middleware = HttpMetrics::with_config(HttpServerConfig::new().registry(registry));
             let server = HttpServer::new(move || {
                 App::new()
                     .route(

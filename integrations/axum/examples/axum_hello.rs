@@ -39,8 +39,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or_else(|_| "127.0.0.1:3000".to_owned())
         .parse()?;
     let config = HttpServerConfig::new()
-        .with_server_address(bind.ip().to_string())
-        .with_server_port(bind.port());
+        .server_address(bind.ip().to_string())
+        .server_port(bind.port());
 
     let app = Router::new()
         .route("/api/items/{id}", get(get_item))

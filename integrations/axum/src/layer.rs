@@ -14,7 +14,7 @@ use crate::HttpMetrics;
 /// let app: Router = Router::new()
 ///     .route("/api/items/{id}", get(|| async { "item" }))
 ///     .layer(HttpMetricsLayer::with_config(
-///         HttpServerConfig::new().with_excluded_path("/health"),
+///         HttpServerConfig::new().excluded_path("/health"),
 ///     ));
 /// ```
 #[derive(Clone, Debug)]

@@ -66,7 +66,7 @@ fn allocations(f: impl FnOnce()) -> u64 {
 #[test]
 fn the_core_recorder_allocates_nothing_for_a_known_route() {
     let registry = Registry::new();
-    let recorder = HttpServerRecorder::new(HttpServerConfig::new().with_registry(registry.clone()));
+    let recorder = HttpServerRecorder::new(HttpServerConfig::new().registry(registry.clone()));
     let headers = http::HeaderMap::new();
     let parts = RequestParts {
         method: "GET",
@@ -113,8 +113,7 @@ impl<B> Service<Request<B>> for Ok200 {
 #[test]
 fn the_axum_layer_allocates_nothing_per_request() {
     let registry = Registry::new();
-    let layer =
-        HttpMetricsLayer::with_config(HttpServerConfig::new().with_registry(registry.clone()));
+    let layer = HttpMetricsLayer::with_config(HttpServerConfig::new().registry(registry.clone()));
     let mut service = layer.layer(Ok200);
     let mut cx = Context::from_waker(Waker::noop());
     let mut serve = |request: Request<axum::body::Body>| {

@@ -186,10 +186,10 @@ async fn scripted_mix_gives_exact_counts_and_semconv_spans() {
     telemetry();
     let registry = Registry::new();
     let config = HttpServerConfig::new()
-        .with_registry(registry.clone())
-        .with_excluded_path("/health")
-        .with_server_address("conformance.test")
-        .with_server_port(8443);
+        .registry(registry.clone())
+        .excluded_path("/health")
+        .server_address("conformance.test")
+        .server_port(8443);
     let server = crate::start_server(ServerOptions::local(&registry).with_config(config)).await;
     let client = client();
 
@@ -280,8 +280,8 @@ async fn traceparent_continues_the_callers_trace_and_malformed_starts_a_new_one(
     telemetry();
     let registry = Registry::new();
     let config = HttpServerConfig::new()
-        .with_registry(registry.clone())
-        .with_traceparent_header(true);
+        .registry(registry.clone())
+        .traceparent_header(true);
     let server = crate::start_server(ServerOptions::local(&registry).with_config(config)).await;
     let client = client();
     let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -468,7 +468,7 @@ async fn metrics_route_honours_the_configured_token() {
     telemetry();
     let registry = Registry::new();
     let options = ServerOptions {
-        config: HttpServerConfig::new().with_registry(registry.clone()),
+        config: HttpServerConfig::new().registry(registry.clone()),
         metrics: None,
     };
     let server = crate::start_server(options).await;

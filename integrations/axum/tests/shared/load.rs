@@ -200,7 +200,7 @@ async fn bad_input_never_panics_and_is_counted_correctly() {
 async fn exposition_passes_promtool_and_requires_the_token() {
     let registry = Registry::new();
     let options = ServerOptions {
-        config: HttpServerConfig::new().with_registry(registry.clone()),
+        config: HttpServerConfig::new().registry(registry.clone()),
         metrics: Some((
             registry.clone(),
             MetricsAuth::new(Some("s3cret".to_owned())),
@@ -261,10 +261,10 @@ async fn custom_buckets_fallback_routes_and_exclusions() {
         .histogram_family("api_request_duration_seconds")
         .unwrap();
     let config = HttpServerConfig::new()
-        .with_registry(registry.clone())
-        .with_excluded_paths(["/health"])
-        .with_route_fallback(|_, path| path.starts_with("/static/").then_some("/static/*"))
-        .with_duration_histogram(family)
+        .registry(registry.clone())
+        .excluded_paths(["/health"])
+        .route_fallback(|_, path| path.starts_with("/static/").then_some("/static/*"))
+        .duration_histogram(family)
         .unwrap();
     let server = crate::start_server(ServerOptions::local(&registry).with_config(config)).await;
     let client = client();
@@ -283,7 +283,7 @@ async fn custom_buckets_fallback_routes_and_exclusions() {
         (labels("GET", "/api/items/{id}", "200"), 1.0),
         (labels("GET", "/static/*", "404"), 2.0),
         (labels("GET", "unmatched", "404"), 1.0),
-        // `with_excluded_paths` replaced the default: the metrics path is recorded now.
+        // `excluded_paths` replaced the default: the metrics path is recorded now.
         (labels("GET", "/metrics", "200"), 1.0),
     ]);
     assert_eq!(series(&text, "http_requests_total"), expected, "{text}");

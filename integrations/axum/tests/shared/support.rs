@@ -45,12 +45,12 @@ impl ServerOptions {
     /// Records into `registry` (and serves it, without a token).
     pub fn local(registry: &Registry) -> Self {
         Self {
-            config: HttpServerConfig::new().with_registry(registry.clone()),
+            config: HttpServerConfig::new().registry(registry.clone()),
             metrics: Some((registry.clone(), MetricsAuth::new(None))),
         }
     }
 
-    /// Replaces the configuration (keep `.with_registry(...)` in it).
+    /// Replaces the configuration (keep `.registry(...)` in it).
     pub fn with_config(mut self, config: HttpServerConfig) -> Self {
         self.config = config;
         self
