@@ -20,7 +20,9 @@
 
 use http::{HeaderMap, HeaderName};
 
-use crate::registry::{InstrumentationErrorKind, Registry};
+#[cfg(feature = "otel")]
+use crate::registry::InstrumentationErrorKind;
+use crate::registry::Registry;
 
 /// `traceparent` (W3C Trace Context).
 pub const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
