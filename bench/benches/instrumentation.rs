@@ -267,7 +267,7 @@ fn http_in_process(c: &mut Criterion) {
 }
 
 fn llm(c: &mut Criterion) {
-    use unitel::llm::{LlmCall, LlmMetrics, LlmUsage, ModelPrice, Price, PriceTable};
+    use unitel::genai::llm::{LlmCall, LlmMetrics, LlmUsage, ModelPrice, Price, PriceTable};
     let mut g = c.benchmark_group("llm");
     let registry = Registry::new();
     let metrics = LlmMetrics::new(&registry);
@@ -278,9 +278,9 @@ fn llm(c: &mut Criterion) {
     ) else {
         return;
     };
-    let table = Arc::new(PriceTable::new("bench").with_model(
+    let table = Arc::new(PriceTable::new("bench").model(
         "gpt-4o",
-        ModelPrice::new(input, output).with_cached_input(cached),
+        ModelPrice::new(input, output).cached_input(cached),
     ));
     g.bench_function("LlmCall start + finish with cost", |b| {
         b.iter(|| {
@@ -288,7 +288,7 @@ fn llm(c: &mut Criterion) {
                 .metrics(&metrics)
                 .price_table(Arc::clone(&table))
                 .start();
-            black_box(call.finish(LlmUsage::new(1_000, 200).with_cached_input_tokens(400)));
+            black_box(call.finish(LlmUsage::new(1_000, 200).cached_input_tokens(400)));
         });
     });
     g.finish();

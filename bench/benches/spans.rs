@@ -61,21 +61,20 @@ fn remote(flags: &str) -> unitel::RemoteContext {
 }
 
 fn llm_call(g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>) {
-    use unitel::llm::{LlmCall, LlmMetrics, LlmUsage, ModelPrice, Price, PriceTable};
+    use unitel::genai::llm::{LlmCall, LlmMetrics, LlmUsage, ModelPrice, Price, PriceTable};
     let registry = unitel::Registry::new();
     let metrics = LlmMetrics::new(&registry);
     let (Ok(input), Ok(output)) = (Price::per_1m_dollars(2.5), Price::per_1m_dollars(10.0)) else {
         return;
     };
-    let table =
-        Arc::new(PriceTable::new("bench").with_model("gpt-4o", ModelPrice::new(input, output)));
+    let table = Arc::new(PriceTable::new("bench").model("gpt-4o", ModelPrice::new(input, output)));
     g.bench_function("LlmCall start + finish with cost, sampled span", |b| {
         b.iter(|| {
             let call = LlmCall::builder("openai", black_box("gpt-4o"))
                 .metrics(&metrics)
                 .price_table(Arc::clone(&table))
                 .start();
-            black_box(call.finish(LlmUsage::new(1_000, 200).with_cached_input_tokens(400)));
+            black_box(call.finish(LlmUsage::new(1_000, 200).cached_input_tokens(400)));
         });
     });
 }

@@ -9,9 +9,9 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use tracing::Instrument as _;
-use unitel::embeddings::EmbeddingBatch;
-use unitel::llm::{LlmUsage, LlmUsageReport};
-use unitel::rag::RagQuery;
+use unitel::genai::embeddings::EmbeddingBatch;
+use unitel::genai::llm::{LlmUsage, LlmUsageReport};
+use unitel::genai::rag::RagQuery;
 
 #[derive(Clone, Debug)]
 struct Document {

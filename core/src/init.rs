@@ -36,7 +36,7 @@ pub enum InitError {
     Runtime(std::io::Error),
     /// The LLM price table file could not be loaded.
     #[error(transparent)]
-    PriceTable(#[from] crate::llm::PriceTableError),
+    PriceTable(#[from] crate::genai::llm::PriceTableError),
     /// A global `tracing` subscriber is already installed.
     #[error(
         "a global tracing subscriber is already installed ({0}); build the config with \
@@ -212,7 +212,7 @@ fn init_inner(
     telemetry.set_metrics_path(&config.metrics_path);
     let wants_otlp_metrics = config.metrics_exporters().contains(&MetricsExporter::Otlp);
     let wants_otlp_traces = !config.traces_exporters().is_empty();
-    crate::llm::install_price_table(telemetry, config.llm_price_file())?;
+    crate::genai::llm::install_price_table(telemetry, config.llm_price_file())?;
     let listener = config.prometheus_listener();
     let needs_runtime = listener.is_some()
         || wants_otlp_metrics

@@ -48,8 +48,8 @@
 //! ## Decorators
 //!
 //! ```
-//! use unitel::cache::Lookup;
-//! use unitel::llm::{LlmUsage, LlmUsageReport};
+//! use unitel::genai::cache::Lookup;
+//! use unitel::genai::llm::{LlmUsage, LlmUsageReport};
 //! use unitel::{cache_metrics, count_calls, measure_latency, track_llm_usage, track_metrics};
 //!
 //! // @track_metrics(labels={"service": "api"})
@@ -181,8 +181,8 @@
 //!
 //! ## RAG pipeline
 //!
-//! See [`rag`](crate::rag) for the seed's `rag_search` written with a
-//! [`RagQuery`](crate::rag::RagQuery) guard.
+//! See [`rag`](crate::genai::rag) for the seed's `rag_search` written with a
+//! [`RagQuery`](crate::genai::rag::RagQuery) guard.
 //!
 //! ## Custom metrics
 //!
@@ -524,9 +524,9 @@ pub mod __private {
     pub use tracing;
 
     pub use super::{DEFAULT_ERROR_KIND, ErrorKind, LabelValue, PANIC_ERROR_KIND};
-    pub use crate::cache::CacheSite;
     use crate::catalog::MetricKind;
-    pub use crate::llm::{LlmSite, LlmSiteDef, ModelPrice, Price};
+    pub use crate::genai::cache::CacheSite;
+    pub use crate::genai::llm::{LlmSite, LlmSiteDef, ModelPrice, Price};
     use crate::registry::{
         Counter, CounterFamily, Histogram, HistogramFamily, InstrumentationErrorKind,
         MetricDefinition,

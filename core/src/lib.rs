@@ -34,17 +34,14 @@
 
 // Layers, bottom to top; a module imports only from the ones listed before it
 // (docs/architecture.md):
-pub mod cache;
 pub mod catalog;
 pub mod config;
 pub mod db;
-pub mod embeddings;
 mod export;
+pub mod genai;
 pub mod http;
 mod init;
 pub mod instrument;
-pub mod llm;
-pub mod rag;
 pub mod record;
 mod registry;
 pub mod resilience;

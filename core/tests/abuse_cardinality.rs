@@ -9,13 +9,13 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use unitel::cache::CacheMetrics;
 use unitel::catalog;
 use unitel::db::{DbClientMetrics, DbOperation, QueryStatus};
-use unitel::embeddings::EmbeddingBatch;
+use unitel::genai::cache::CacheMetrics;
+use unitel::genai::embeddings::EmbeddingBatch;
+use unitel::genai::llm::{LlmCall, LlmMetrics, LlmUsage};
+use unitel::genai::rag::{RagMetrics, RagQuery};
 use unitel::http::server::{HttpServerConfig, HttpServerRecorder, RequestParts};
-use unitel::llm::{LlmCall, LlmMetrics, LlmUsage};
-use unitel::rag::{RagMetrics, RagQuery};
 use unitel::resilience::CircuitBreaker;
 use unitel::{MAX_FAMILIES, Registry};
 

@@ -6,11 +6,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use proptest::prelude::*;
-use unitel::instrument::ErrorKind;
-use unitel::llm::{
+use unitel::genai::llm::{
     Cost, LlmCall, LlmErrorKind, LlmMetrics, LlmUsage, LlmUsageReport, ModelPrice, Price,
     PriceTable, PriceTableError,
 };
+use unitel::instrument::ErrorKind;
 use unitel::{Registry, track_llm_usage};
 
 fn sample(text: &str, series: &str) -> Option<f64> {
@@ -32,14 +32,14 @@ fn gpt4o() -> ModelPrice {
         Price::per_1m_dollars(2.5).unwrap(),
         Price::per_1m_dollars(10.0).unwrap(),
     )
-    .with_cached_input(Price::per_1m_dollars(1.25).unwrap())
+    .cached_input(Price::per_1m_dollars(1.25).unwrap())
 }
 
 fn table() -> Arc<PriceTable> {
     Arc::new(
         PriceTable::new("test-1")
-            .with_model("gpt-4o", gpt4o())
-            .with_listed_model("in-house-llm"),
+            .model("gpt-4o", gpt4o())
+            .listed_model("in-house-llm"),
     )
 }
 
@@ -58,7 +58,7 @@ fn a_finished_call_records_requests_tokens_cost_and_genai_histograms() {
         .start();
     call.chunk();
     call.chunk();
-    let cost = call.finish(LlmUsage::new(1000, 200).with_cached_input_tokens(400));
+    let cost = call.finish(LlmUsage::new(1000, 200).cached_input_tokens(400));
     // (1000 - 400) x 2.5 + 400 x 1.25 + 200 x 10 micro-dollars per token-million
     assert_eq!(
         cost.pico_dollars(),
@@ -259,9 +259,9 @@ output = 60
     assert_eq!(from_toml.version(), "2025-06-01");
     assert_eq!(from_toml.price("gpt-4o"), Some(&gpt4o()));
     let gpt4 = from_toml.price("gpt-4").unwrap();
-    assert_eq!(gpt4.input(), Price::per_1k_dollars(0.03).unwrap());
+    assert_eq!(gpt4.input_price(), Price::per_1k_dollars(0.03).unwrap());
     // Without a cached price, cached tokens cost the input price.
-    assert_eq!(gpt4.cached_input(), gpt4.input());
+    assert_eq!(gpt4.cached_input_price(), gpt4.input_price());
     assert_eq!(from_toml.model_label("in-house-llm"), "in-house-llm");
     assert_eq!(from_toml.model_label("gpt-5"), "other");
 
@@ -310,8 +310,8 @@ fn price_table_errors_name_the_culprit() {
 
 #[test]
 fn the_installed_table_version_is_a_gauge() {
-    unitel::llm::set_price_table(PriceTable::new("gauge-v1"));
-    unitel::llm::set_price_table(PriceTable::new("gauge-v2"));
+    unitel::genai::llm::set_price_table(PriceTable::new("gauge-v1"));
+    unitel::genai::llm::set_price_table(PriceTable::new("gauge-v2"));
     let text = unitel::prometheus::render();
     assert_eq!(
         value(&text, "unitel_price_table_info{version=\"gauge-v1\"}"),
@@ -321,7 +321,7 @@ fn the_installed_table_version_is_a_gauge() {
         value(&text, "unitel_price_table_info{version=\"gauge-v2\"}"),
         1.0
     );
-    assert_eq!(unitel::llm::price_table().version(), "gauge-v2");
+    assert_eq!(unitel::genai::llm::price_table().version(), "gauge-v2");
 }
 
 // --- #[track_llm_usage] --------------------------------------------------------------------------
@@ -372,7 +372,7 @@ async fn call_llm(prompt: &str) -> Result<Completion, ProviderError> {
 
 #[track_llm_usage(provider = "openai", model = model, cost_per_1m_prompt = 0.15, cost_per_1m_completion = 0.6, cost_per_1m_cached = 0.075)]
 fn call_sync(model: &str, tokens: u64) -> LlmUsage {
-    LlmUsage::new(tokens, tokens).with_cached_input_tokens(tokens / 2)
+    LlmUsage::new(tokens, tokens).cached_input_tokens(tokens / 2)
 }
 
 #[track_llm_usage(provider = "mistral_ai", model = model)]
@@ -440,9 +440,9 @@ fn a_model_expression_is_bounded_unless_priced_in_the_attribute() {
 
 fn openai_formula(u: &LlmUsage, p: &ModelPrice) -> u128 {
     let cached = u.cached_input_tokens.min(u.input_tokens);
-    u128::from(u.input_tokens - cached) * u128::from(p.input().micro_dollars_per_million())
-        + u128::from(cached) * u128::from(p.cached_input().micro_dollars_per_million())
-        + u128::from(u.output_tokens) * u128::from(p.output().micro_dollars_per_million())
+    u128::from(u.input_tokens - cached) * u128::from(p.input_price().micro_dollars_per_million())
+        + u128::from(cached) * u128::from(p.cached_input_price().micro_dollars_per_million())
+        + u128::from(u.output_tokens) * u128::from(p.output_price().micro_dollars_per_million())
 }
 
 fn price_strategy() -> impl Strategy<Value = ModelPrice> {
@@ -451,13 +451,13 @@ fn price_strategy() -> impl Strategy<Value = ModelPrice> {
             Price::from_micro_dollars_per_million(i),
             Price::from_micro_dollars_per_million(o),
         )
-        .with_cached_input(Price::from_micro_dollars_per_million(c))
+        .cached_input(Price::from_micro_dollars_per_million(c))
     })
 }
 
 fn usage_strategy() -> impl Strategy<Value = LlmUsage> {
     (0u64..2_000_000, 0u64..200_000, 0u64..2_500_000)
-        .prop_map(|(i, o, c)| LlmUsage::new(i, o).with_cached_input_tokens(c))
+        .prop_map(|(i, o, c)| LlmUsage::new(i, o).cached_input_tokens(c))
 }
 
 proptest! {
@@ -466,8 +466,8 @@ proptest! {
         let cost = price.cost(&usage);
         prop_assert_eq!(cost.pico_dollars(), openai_formula(&usage, &price));
         // Cached tokens are never billed twice: they cost at most what uncached ones would.
-        let all_uncached = price.input().cost_of(usage.input_tokens) + price.output().cost_of(usage.output_tokens);
-        if price.cached_input() <= price.input() {
+        let all_uncached = price.input_price().cost_of(usage.input_tokens) + price.output_price().cost_of(usage.output_tokens);
+        if price.cached_input_price() <= price.input_price() {
             prop_assert!(cost <= all_uncached);
         }
     }

@@ -5,11 +5,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use unitel::cache::{CacheMetrics, Lookup};
-use unitel::embeddings::EmbeddingBatch;
+use unitel::genai::cache::{CacheMetrics, Lookup};
+use unitel::genai::embeddings::EmbeddingBatch;
+use unitel::genai::llm::{LlmErrorKind, LlmMetrics, ModelPrice, Price, PriceTable};
+use unitel::genai::rag::{RagMetrics, RagQuery};
 use unitel::instrument::{OperationTimer, ResourceGuard};
-use unitel::llm::{LlmErrorKind, LlmMetrics, ModelPrice, Price, PriceTable};
-use unitel::rag::{RagMetrics, RagQuery};
 use unitel::{InstrumentationErrorKind, Registry};
 
 fn sample(text: &str, series: &str) -> Option<f64> {
@@ -174,7 +174,7 @@ async fn concurrent_queries_are_all_counted() {
 fn embedding_batches_count_embeddings_duration_tokens_and_cost() {
     let registry = Registry::new();
     let metrics = LlmMetrics::new(&registry);
-    let table = Arc::new(PriceTable::new("emb").with_model(
+    let table = Arc::new(PriceTable::new("emb").model(
         "text-embedding-3-small",
         ModelPrice::new(Price::per_1m_dollars(0.02).unwrap(), Price::ZERO),
     ));

@@ -8,10 +8,10 @@
 use std::time::Duration;
 
 use tracing::Instrument as _;
-use unitel::embeddings::EmbeddingBatch;
+use unitel::genai::embeddings::EmbeddingBatch;
+use unitel::genai::llm::{ContentKind, LlmCall, LlmErrorKind, LlmUsage, LlmUsageReport};
+use unitel::genai::rag::RagQuery;
 use unitel::instrument::ErrorKind;
-use unitel::llm::{ContentKind, LlmCall, LlmErrorKind, LlmUsage, LlmUsageReport};
-use unitel::rag::RagQuery;
 use unitel::{TelemetryConfig, TracesExporter, trace_operation, track_llm_usage};
 use unitel_testkit::OtlpReceiver;
 use unitel_testkit::otlp::{SpanKind, StatusCode};
@@ -151,7 +151,7 @@ async fn instrumentation_spans_reach_the_receiver() {
     call.record_prompt("my card is 4242");
     let cost = call.finish(LlmUsage::new(1_000_000, 100_000));
     assert_eq!(cost.as_dollars(), 3.5); // priced by the table init loaded
-    unitel::llm::set_content_capture(|kind, text| match kind {
+    unitel::genai::llm::set_content_capture(|kind, text| match kind {
         ContentKind::Prompt => Some(text.replace(|c: char| c.is_ascii_digit(), "#")),
         ContentKind::Completion => None,
     });
@@ -159,7 +159,7 @@ async fn instrumentation_spans_reach_the_receiver() {
     captured.record_prompt("my card is 4242");
     captured.record_completion("the secret answer");
     captured.fail(LlmErrorKind::RateLimited);
-    unitel::llm::disable_content_capture();
+    unitel::genai::llm::disable_content_capture();
 
     // RagQuery and EmbeddingBatch
     let rag = RagQuery::builder("standard")

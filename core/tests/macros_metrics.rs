@@ -9,7 +9,7 @@ use std::pin::pin;
 use std::task::{Context, Waker};
 use std::time::Duration;
 
-use unitel::cache::Lookup;
+use unitel::genai::cache::Lookup;
 use unitel::instrument::{ErrorKind, LabelValue};
 use unitel::{cache_metrics, count_calls, measure_latency, monitor_resource, track_metrics};
 

@@ -1,8 +1,10 @@
 //! Two `Telemetry` instances in one process: each records and renders only its own series, and
 //! neither touches the process-wide default.
 
+use unitel::genai::cache::CacheMetrics;
+use unitel::genai::embeddings::EmbeddingBatch;
+use unitel::genai::llm::{LlmCall, LlmMetrics, LlmUsage, ModelPrice, Price, PriceTable};
 use unitel::http::server::{HttpServerConfig, HttpServerRecorder, RequestParts};
-use unitel::llm::{LlmCall, LlmMetrics, LlmUsage, ModelPrice, Price, PriceTable};
 use unitel::prometheus::render_registry;
 use unitel::{Telemetry, catalog};
 
@@ -40,13 +42,23 @@ fn two_instances_record_and_render_apart() {
 
     // An LLM call bound to `b`, priced by `b`'s own table.
     let price = |d| Price::per_1m_dollars(d).expect("a valid price");
-    let table =
-        PriceTable::new("b-prices").with_model("model-b", ModelPrice::new(price(1.0), price(2.0)));
-    unitel::llm::set_price_table_of(&b, table);
+    let table = PriceTable::new("b-prices")
+        .model("model-b", ModelPrice::new(price(1.0), price(2.0)))
+        .model("emb-b", ModelPrice::new(price(0.5), price(0.0)));
+    unitel::genai::llm::set_price_table_of(&b, table);
     LlmCall::builder("openai", "model-b")
         .metrics(&LlmMetrics::of(&b))
         .start()
         .finish(LlmUsage::new(10, 5));
+    // An embedding batch bound to `b` is priced and labelled by `b`'s table too.
+    let cost = EmbeddingBatch::builder("openai", "emb-b", 4)
+        .metrics(&LlmMetrics::of(&b))
+        .start()
+        .finish_with_tokens(2_000_000);
+    assert_eq!(cost.as_dollars(), 1.0);
+
+    // Cache counters bound to `a`.
+    CacheMetrics::for_telemetry(&a, "cache_of_a").miss();
 
     let text_a = render_registry(a.registry());
     let text_b = render_registry(b.registry());
@@ -54,6 +66,10 @@ fn two_instances_record_and_render_apart() {
 
     assert!(text_a.contains("cache=\"only_in_a\""), "{text_a}");
     assert!(text_a.contains("route=\"/items/{id}\""), "{text_a}");
+    assert!(
+        text_a.contains("rag_cache_misses_total{cache=\"cache_of_a\"} 1"),
+        "{text_a}"
+    );
     assert!(!text_a.contains("only_in_b"));
     assert!(!text_a.contains("model-b"));
     assert!(!text_a.contains("b-prices"));
@@ -69,6 +85,14 @@ fn two_instances_record_and_render_apart() {
         text_b.contains("unitel_price_table_info{version=\"b-prices\"} 1"),
         "{text_b}"
     );
+    assert!(
+        text_b.contains("embeddings_generated_total{provider=\"openai\",model=\"emb-b\"} 4"),
+        "{text_b}"
+    );
+    assert!(
+        text_b.contains("llm_cost_dollars_total{provider=\"openai\",model=\"emb-b\"} 1"),
+        "{text_b}"
+    );
     assert!(!text_b.contains("only_in_a"));
     assert!(!text_b.contains("/items/{id}"));
 
@@ -76,12 +100,14 @@ fn two_instances_record_and_render_apart() {
         "only_in_a",
         "only_in_b",
         "model-b",
+        "emb-b",
         "b-prices",
+        "cache_of_a",
         "/items/{id}",
     ] {
         assert!(!global.contains(own), "the process-wide registry got {own}");
     }
-    assert_eq!(unitel::llm::price_table().version(), "none");
+    assert_eq!(unitel::genai::llm::price_table().version(), "none");
 }
 
 #[test]

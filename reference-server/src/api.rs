@@ -13,7 +13,7 @@ use futures_util::StreamExt as _;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tracing::Instrument as _;
-use unitel::rag::RagQuery;
+use unitel::genai::rag::RagQuery;
 
 use crate::providers::{Embedder, Generator};
 use crate::store::{Source, Store};

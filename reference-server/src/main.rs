@@ -75,28 +75,28 @@ fn telemetry_config() -> Result<unitel::TelemetryConfig, String> {
     .map_err(|e| e.to_string())
 }
 
-fn price_table() -> Result<unitel::llm::PriceTable, String> {
-    use unitel::llm::{ModelPrice, Price, PriceTable};
+fn price_table() -> Result<unitel::genai::llm::PriceTable, String> {
+    use unitel::genai::llm::{ModelPrice, Price, PriceTable};
     if let Some(table) = PriceTable::from_env().map_err(|e| e.to_string())? {
         return Ok(table);
     }
     let per_1m = |input: f64, cached: f64, output: f64| -> Result<ModelPrice, String> {
         let p = |d: f64| Price::per_1m_dollars(d).map_err(|e| e.reason().to_owned());
-        Ok(ModelPrice::new(p(input)?, p(output)?).with_cached_input(p(cached)?))
+        Ok(ModelPrice::new(p(input)?, p(output)?).cached_input(p(cached)?))
     };
     Ok(PriceTable::new("reference-2026-11")
-        .with_model(generate::MODEL, per_1m(0.0, 0.0, 0.0)?)
-        .with_model(embed::MODEL, per_1m(0.0, 0.0, 0.0)?)
-        .with_model("gpt-4o-mini", per_1m(0.15, 0.075, 0.60)?)
-        .with_model("gpt-4o", per_1m(2.50, 1.25, 10.0)?)
-        .with_model("text-embedding-3-small", per_1m(0.02, 0.02, 0.0)?))
+        .model(generate::MODEL, per_1m(0.0, 0.0, 0.0)?)
+        .model(embed::MODEL, per_1m(0.0, 0.0, 0.0)?)
+        .model("gpt-4o-mini", per_1m(0.15, 0.075, 0.60)?)
+        .model("gpt-4o", per_1m(2.50, 1.25, 10.0)?)
+        .model("text-embedding-3-small", per_1m(0.02, 0.02, 0.0)?))
 }
 
 async fn serve() -> Result<(), String> {
     let settings =
         ServerSettings::from_lookup(|k| std::env::var(k).ok()).map_err(|e| e.to_string())?;
     let guard = unitel::init(telemetry_config()?).map_err(|e| e.to_string())?;
-    unitel::llm::set_price_table(price_table()?);
+    unitel::genai::llm::set_price_table(price_table()?);
 
     let store = store::Store::open(&settings.database_url, settings.database_acquire_timeout)
         .await

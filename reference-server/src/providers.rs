@@ -6,8 +6,8 @@ use std::time::Duration;
 use futures_util::StreamExt as _;
 use serde_json::{Value, json};
 use tracing::Instrument as _;
-use unitel::embeddings::EmbeddingBatch;
-use unitel::llm::{LlmCall, LlmErrorKind, LlmUsage};
+use unitel::genai::embeddings::EmbeddingBatch;
+use unitel::genai::llm::{LlmCall, LlmErrorKind, LlmUsage};
 use unitel::resilience::CircuitBreaker;
 
 use crate::config::RemoteEndpoint;

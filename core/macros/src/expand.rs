@@ -580,7 +580,7 @@ pub(crate) fn track_llm_usage(args: &Args, f: &Function) -> syn::Result<TokenStr
         static __UNITEL_LLM: ::unitel::__private::LlmSite =
             ::unitel::__private::LlmSite::new(::unitel::__private::LlmSiteDef {
                 provider: #provider,
-                operation: ::unitel::llm::GenAiOperation::#operation,
+                operation: ::unitel::genai::llm::GenAiOperation::#operation,
                 price: #price,
                 model_is_literal: #model_is_literal,
             });
@@ -656,7 +656,7 @@ fn llm_price(args: &Args) -> syn::Result<TokenStream> {
             ::unitel::__private::Price::from_micro_dollars_per_million(#input),
             ::unitel::__private::Price::from_micro_dollars_per_million(#output),
         )
-        .with_cached_input(::unitel::__private::Price::from_micro_dollars_per_million(#cached))
+        .cached_input(::unitel::__private::Price::from_micro_dollars_per_million(#cached))
     )))
 }
 

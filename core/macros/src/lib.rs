@@ -153,7 +153,7 @@ pub fn trace_operation(attr: TokenStream, item: TokenStream) -> TokenStream {
 }
 
 /// Records an LLM call around a function whose return value implements
-/// `unitel::llm::LlmUsageReport`: `llm_requests_total`, `llm_tokens_used_total`,
+/// `unitel::genai::llm::LlmUsageReport`: `llm_requests_total`, `llm_tokens_used_total`,
 /// `llm_request_duration_seconds`, `llm_cost_dollars_total`, the GenAI semantic-convention
 /// histograms, and a `chat {model}` span around the body.
 ///
@@ -164,7 +164,7 @@ pub fn trace_operation(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// `cost_per_1k_cached` (or the `cost_per_1m_*` forms).
 ///
 /// ```
-/// use unitel::llm::{LlmUsage, LlmUsageReport};
+/// use unitel::genai::llm::{LlmUsage, LlmUsageReport};
 ///
 /// struct Completion { text: String, usage: LlmUsage }
 /// impl LlmUsageReport for Completion {
@@ -203,10 +203,10 @@ pub fn track_llm_usage(attr: TokenStream, item: TokenStream) -> TokenStream {
 }
 
 /// Counts `rag_cache_hits_total{cache}` or `rag_cache_misses_total{cache}` from the return value:
-/// `unitel::cache::Lookup<T>` or `(T, bool)` (and `Result`/`Option` of those).
+/// `unitel::genai::cache::Lookup<T>` or `(T, bool)` (and `Result`/`Option` of those).
 ///
 /// ```
-/// use unitel::cache::Lookup;
+/// use unitel::genai::cache::Lookup;
 ///
 /// #[unitel::cache_metrics(cache_name = "embedding_cache")]
 /// fn get_cached_embedding(text: &str) -> Lookup<Vec<f32>> {

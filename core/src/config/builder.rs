@@ -154,7 +154,7 @@ impl TelemetryConfigBuilder {
         self.config.system_metrics_interval = interval;
         self
     }
-    /// `UNITEL_LLM_PRICES`: a TOML or JSON [`PriceTable`](crate::llm::PriceTable) file that
+    /// `UNITEL_LLM_PRICES`: a TOML or JSON [`PriceTable`](crate::genai::llm::PriceTable) file that
     /// [`init`](crate::init()) loads.
     pub fn llm_price_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
         self.config.llm_price_file = Some(path.into());

@@ -1,4 +1,4 @@
-use unitel::llm::LlmUsage;
+use unitel::genai::llm::LlmUsage;
 
 #[unitel::track_llm_usage(model = "gpt-4")]
 fn call_llm() -> LlmUsage {

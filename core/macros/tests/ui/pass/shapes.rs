@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use unitel::cache::Lookup;
-use unitel::llm::LlmUsage;
+use unitel::genai::cache::Lookup;
+use unitel::genai::llm::LlmUsage;
 use unitel::{
     cache_metrics, count_calls, measure_latency, monitor_resource, trace_operation,
     track_llm_usage, track_metrics,

@@ -4,7 +4,7 @@
 //!
 //! ```
 //! use tracing::Instrument as _;
-//! use unitel::embeddings::EmbeddingBatch;
+//! use unitel::genai::embeddings::EmbeddingBatch;
 //!
 //! # async fn embed(texts: &[&str]) -> Result<(Vec<Vec<f32>>, u64), u16> {
 //! #     Ok((texts.iter().map(|_| vec![0.0; 4]).collect(), 12))
@@ -17,7 +17,7 @@
 //!         batch.finish_with_tokens(tokens);
 //!         assert_eq!(vectors.len(), 3);
 //!     }
-//!     Err(status) => batch.fail(unitel::llm::LlmErrorKind::from_http_status(status)),
+//!     Err(status) => batch.fail(unitel::genai::llm::LlmErrorKind::from_http_status(status)),
 //! }
 //! # });
 //! let text = unitel::prometheus::render();
@@ -28,9 +28,9 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::llm::{
+use super::llm::{
     Cost, GenAiOperation, LlmErrorKind, LlmMetrics, ModelPrice, OTHER_MODEL, PriceTable,
-    price_table,
+    price_table_of,
 };
 
 /// Settings of an [`EmbeddingBatch`] before it starts.
@@ -68,13 +68,14 @@ impl EmbeddingBatchBuilder {
         self
     }
 
-    /// Uses `table` instead of the process-wide price table.
+    /// Uses `table` instead of the price table of the metrics' telemetry.
     pub fn price_table(mut self, table: Arc<PriceTable>) -> Self {
         self.table = Some(table);
         self
     }
 
-    /// Records into `metrics` instead of [`LlmMetrics::global`].
+    /// Records into `metrics` instead of [`LlmMetrics::global`], with the price table of their
+    /// telemetry ([`LlmMetrics::of`]).
     pub fn metrics(mut self, metrics: &Arc<LlmMetrics>) -> Self {
         self.metrics = Some(Arc::clone(metrics));
         self
@@ -82,7 +83,10 @@ impl EmbeddingBatchBuilder {
 
     /// Starts the batch: the clock and the span.
     pub fn start(self) -> EmbeddingBatch {
-        let table = self.table.unwrap_or_else(price_table);
+        let metrics = self.metrics.unwrap_or_else(LlmMetrics::global);
+        let table = self
+            .table
+            .unwrap_or_else(|| price_table_of(metrics.telemetry()));
         let price = self.price.or_else(|| table.price(&self.model).copied());
         let model_label: Box<str> = if self.listed || table.is_listed(&self.model) {
             self.model.as_str().into()
@@ -108,7 +112,7 @@ impl EmbeddingBatchBuilder {
                 model_label,
                 batch_size: self.batch_size,
                 price,
-                metrics: self.metrics.unwrap_or_else(LlmMetrics::global),
+                metrics,
                 start: Instant::now(),
             }),
             span,
@@ -136,7 +140,7 @@ pub struct EmbeddingBatch {
 
 impl EmbeddingBatch {
     /// Starts a batch of `batch_size` inputs. The model label follows the price table (see
-    /// [`llm`](crate::llm)).
+    /// [`llm`](super::llm)).
     pub fn start(provider: &'static str, model: &str, batch_size: usize) -> Self {
         Self::builder(provider, model, batch_size).start()
     }
@@ -219,7 +223,7 @@ impl EmbeddingBatch {
         self.span.record("gen_ai.usage.input_tokens", tokens);
         match s.price {
             Some(price) => {
-                let cost = price.input().cost_of(tokens);
+                let cost = price.input_price().cost_of(tokens);
                 metrics.add_cost(p, m, cost);
                 cost
             }

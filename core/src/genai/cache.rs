@@ -4,7 +4,7 @@
 //! [`Lookup<T>`] or `(T, bool)`; [`CacheMetrics`] does it by hand.
 //!
 //! ```
-//! use unitel::cache::{CacheMetrics, Lookup};
+//! use unitel::genai::cache::{CacheMetrics, Lookup};
 //!
 //! #[unitel::cache_metrics(cache_name = "embedding_cache")]
 //! fn get_cached_embedding(text: &str) -> Lookup<Vec<f32>> {
@@ -13,7 +13,7 @@
 //!
 //! #[unitel::cache_metrics(cache_name = "token_cache")]
 //! fn tokens(text: &str) -> (usize, bool) {
-//!     (text.len(), text.len() < 3) // (result, cache_hit), as the seed's decorator expects
+//!     (text.len(), text.len() < 3) // (result, cache_hit)
 //! }
 //!
 //! get_cached_embedding("");
@@ -32,9 +32,9 @@
 
 use std::sync::OnceLock;
 
-use crate::Registry;
 use crate::catalog;
-use crate::registry::Counter;
+use crate::registry::{Counter, Registry};
+use crate::telemetry::Telemetry;
 
 /// A value found in a cache ([`Hit`](Self::Hit)) or computed because it was not
 /// ([`Miss`](Self::Miss)).
@@ -88,8 +88,8 @@ impl<T> Lookup<T> {
 /// Whether a function's result was a cache hit: what `#[cache_metrics]` reads.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` does not say whether it was a cache hit",
-    label = "`#[cache_metrics]` needs the function to return `unitel::cache::Lookup<T>` or `(T, bool)`",
-    note = "return `unitel::cache::Lookup::Hit(value)` / `Lookup::Miss(value)`, or `(value, cache_hit)`; `Result` and `Option` of those work too"
+    label = "`#[cache_metrics]` needs the function to return `unitel::genai::cache::Lookup<T>` or `(T, bool)`",
+    note = "return `unitel::genai::cache::Lookup::Hit(value)` / `Lookup::Miss(value)`, or `(value, cache_hit)`; `Result` and `Option` of those work too"
 )]
 pub trait CacheOutcome {
     /// `Some(true)` for a hit, `Some(false)` for a miss, `None` when there was no lookup (an
@@ -129,19 +129,34 @@ pub struct CacheMetrics {
 }
 
 impl CacheMetrics {
-    /// The counters of `cache_name` (a fixed name) in the process-wide registry.
+    /// The counters of `cache_name` (a fixed name) in the registry of the process-wide
+    /// [`Telemetry::global`].
     #[must_use]
     pub fn new(cache_name: &str) -> Self {
-        Self::with_registry(crate::registry(), cache_name)
+        Self::for_telemetry(Telemetry::global(), cache_name)
+    }
+
+    /// The counters of `cache_name` in `telemetry`'s registry.
+    ///
+    /// ```
+    /// let telemetry = unitel::Telemetry::new();
+    /// let cache = unitel::genai::cache::CacheMetrics::for_telemetry(&telemetry, "pages");
+    /// cache.miss();
+    /// let text = unitel::prometheus::render_registry(telemetry.registry());
+    /// assert!(text.contains("rag_cache_misses_total{cache=\"pages\"} 1"));
+    /// ```
+    #[must_use]
+    pub fn for_telemetry(telemetry: &Telemetry, cache_name: &str) -> Self {
+        Self::with_registry(telemetry.registry(), cache_name)
     }
 
     /// The counters of `cache_name` in `registry`.
     ///
     /// ```
     /// let registry = unitel::Registry::new();
-    /// let cache = unitel::cache::CacheMetrics::with_registry(&registry, "pages");
+    /// let cache = unitel::genai::cache::CacheMetrics::with_registry(&registry, "pages");
     /// cache.hit();
-    /// cache.record_outcome(&unitel::cache::Lookup::Miss(()));
+    /// cache.record_outcome(&unitel::genai::cache::Lookup::Miss(()));
     /// let text = registry.render();
     /// assert!(text.contains("rag_cache_hits_total{cache=\"pages\"} 1"));
     /// assert!(text.contains("rag_cache_misses_total{cache=\"pages\"} 1"));
@@ -181,10 +196,10 @@ impl CacheMetrics {
     }
 }
 
-/// Counts one lookup of `cache_name` in the process-wide registry.
+/// Counts one lookup of `cache_name` in the registry of the process-wide [`Telemetry::global`].
 ///
 /// ```
-/// unitel::cache::record_lookup("query_cache", true);
+/// unitel::genai::cache::record_lookup("query_cache", true);
 /// assert!(unitel::prometheus::render().contains("rag_cache_hits_total{cache=\"query_cache\"} 1"));
 /// ```
 pub fn record_lookup(cache_name: &str, hit: bool) {

@@ -1,11 +1,11 @@
 //! RAG queries: `rag_queries_total`, cache hits and misses, documents retrieved, retrieval
 //! latency, and a `retrieval {data_source}` span.
 //!
-//! The seed's `rag_search`, with a [`RagQuery`] guard:
+//! A `rag_search` function with a [`RagQuery`] guard:
 //!
 //! ```
 //! use tracing::Instrument as _;
-//! use unitel::rag::RagQuery;
+//! use unitel::genai::rag::RagQuery;
 //!
 //! # #[derive(Clone)] struct Document;
 //! # async fn check_cache(_: &str) -> Option<Vec<Document>> { None }
@@ -36,16 +36,15 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::catalog;
-use crate::registry::Registry;
-use crate::registry::{CounterFamily, Histogram};
+use crate::registry::{CounterFamily, Histogram, HistogramFamily, Registry};
 use crate::telemetry::Telemetry;
 
 /// The RAG metric families of one registry.
 #[derive(Debug)]
 pub struct RagMetrics {
     queries: CounterFamily,
-    latency: crate::registry::HistogramFamily,
-    documents: crate::registry::HistogramFamily,
+    latency: HistogramFamily,
+    documents: HistogramFamily,
     hits: CounterFamily,
     misses: CounterFamily,
     errors: CounterFamily,
