@@ -357,8 +357,8 @@ pub(crate) struct FamilySnapshot<C> {
 
 #[cfg(test)]
 mod tests {
-    use crate::Registry;
     use crate::catalog::HTTP_REQUESTS_TOTAL;
+    use crate::registry::Registry;
 
     fn value(registry: &Registry, values: &[&str]) -> f64 {
         registry

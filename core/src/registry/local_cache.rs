@@ -104,8 +104,8 @@ fn slot<C>(family: &Family<C>, hash: u64) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Registry;
     use crate::catalog::{HTTP_REQUEST_DURATION_SECONDS, HTTP_REQUESTS_TOTAL};
+    use crate::registry::Registry;
 
     fn value(registry: &Registry, values: &[&str]) -> f64 {
         registry
