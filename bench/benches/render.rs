@@ -1,4 +1,4 @@
-//! `Registry::render()` with 100, 1,000 and 10,000 series (counter series, and histogram series
+//! `unitel::prometheus::render_registry` with 100, 1,000 and 10,000 series (counter series, and histogram series
 //! with 14 buckets), and the peers' text encoders on the same series for reference.
 //!
 //! `cargo bench -p unitel-bench --bench render`
@@ -94,7 +94,7 @@ fn render(c: &mut Criterion) {
         for n in SIZES {
             let registry = unitel_registry(n, histograms);
             g.bench_with_input(BenchmarkId::new("unitel", n), &n, |b, _| {
-                b.iter(|| black_box(registry.render()));
+                b.iter(|| black_box(unitel::prometheus::render_registry(&registry)));
             });
             drop(registry);
             let pc = prometheus_client_text(n, histograms);

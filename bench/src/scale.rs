@@ -400,7 +400,7 @@ fn registry_with(n: usize, histograms: bool) -> Registry {
     registry
 }
 
-/// `Registry::render()` time against the number of series (counter series and histogram series
+/// `unitel::prometheus::render_registry` time against the number of series (counter series and histogram series
 /// with 14 buckets measured separately; the catalog's other families are rendered too, empty).
 #[must_use]
 pub fn render_table(effort: Effort) -> String {
@@ -410,11 +410,11 @@ pub fn render_table(effort: Effort) -> String {
         let mut row = vec![n.to_string()];
         for histograms in [false, true] {
             let registry = registry_with(n, histograms);
-            let bytes = registry.render().len();
+            let bytes = unitel::prometheus::render_registry(&registry).len();
             let samples: Vec<f64> = (0..reps)
                 .map(|_| {
                     let start = Instant::now();
-                    black_box(registry.render());
+                    black_box(unitel::prometheus::render_registry(&registry));
                     start.elapsed().as_secs_f64() * 1e3
                 })
                 .collect();
@@ -463,7 +463,7 @@ pub fn stall_table(effort: Effort) -> String {
                 s.spawn(move || {
                     let mut count = 0u64;
                     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                        black_box(registry.render());
+                        black_box(unitel::prometheus::render_registry(&registry));
                         count += 1;
                     }
                     count

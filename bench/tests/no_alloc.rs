@@ -269,7 +269,7 @@ fn the_axum_layer_adds_no_allocation_per_request() {
         "HttpMetricsLayer allocates: {layered_allocations} allocations per request where a \
          pass-through layer of the same shape makes {reference_allocations}"
     );
-    let text = registry.render();
+    let text = unitel::prometheus::render_registry(&registry);
     assert!(
         text.contains(&format!(
             "http_requests_total{{method=\"GET\",route=\"/api/items/{{id}}\",status=\"200\"}} {}",
@@ -348,10 +348,12 @@ fn the_actix_middleware_adds_no_allocation_per_request() {
         "HttpMetrics changed allocations per request from {bare_allocations} to \
          {layered_allocations}"
     );
-    assert!(registry.render().contains(&format!(
-        "http_requests_total{{method=\"GET\",route=\"/api/items/{{id}}\",status=\"200\"}} {}",
-        REQUESTS + 1
-    )));
+    assert!(
+        unitel::prometheus::render_registry(&registry).contains(&format!(
+            "http_requests_total{{method=\"GET\",route=\"/api/items/{{id}}\",status=\"200\"}} {}",
+            REQUESTS + 1
+        ))
+    );
 }
 
 #[test]
@@ -374,8 +376,10 @@ fn the_actix_middleware_predicts_the_route_of_a_new_id() {
         "HttpMetrics changed allocations per request from {bare_allocations} to \
          {layered_allocations} on new ids"
     );
-    assert!(registry.render().contains(&format!(
-        "http_requests_total{{method=\"GET\",route=\"/api/items/{{id}}\",status=\"200\"}} {}",
-        REQUESTS + 1
-    )));
+    assert!(
+        unitel::prometheus::render_registry(&registry).contains(&format!(
+            "http_requests_total{{method=\"GET\",route=\"/api/items/{{id}}\",status=\"200\"}} {}",
+            REQUESTS + 1
+        ))
+    );
 }

@@ -467,7 +467,7 @@ impl ResourceGuard {
     /// let registry = unitel::Registry::new();
     /// let guard = unitel::instrument::ResourceGuard::with_registry(&registry, "worker");
     /// drop(guard);
-    /// assert!(registry.render().contains("resource_hold_duration_seconds_count{resource=\"worker\"} 1"));
+    /// assert!(unitel::prometheus::render_registry(&registry).contains("resource_hold_duration_seconds_count{resource=\"worker\"} 1"));
     /// ```
     pub fn with_registry(registry: &Registry, name: &str) -> Self {
         let in_use = registry

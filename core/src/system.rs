@@ -78,7 +78,7 @@ impl SystemCollector {
     /// let registry = unitel::Registry::new();
     /// let mut collector = unitel::system::SystemCollector::new(&registry)?;
     /// collector.collect();
-    /// assert!(registry.render().contains("system_memory_usage_bytes{state=\"total\"}"));
+    /// assert!(unitel::prometheus::render_registry(&registry).contains("system_memory_usage_bytes{state=\"total\"}"));
     /// # Ok::<(), unitel::system::SystemMetricsError>(())
     /// ```
     ///

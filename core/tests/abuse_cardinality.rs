@@ -158,7 +158,7 @@ fn every_label_from_input_stays_under_its_cap_and_the_overflow_is_counted() {
             .inc();
     }
 
-    let text = registry.render();
+    let text = unitel::prometheus::render_registry(&registry);
     let rss_after = rss_bytes();
     let counts = series_per_family(&text);
     for (family, n) in &counts {
@@ -246,7 +246,7 @@ fn metric_names_from_input_stop_at_the_family_cap() {
     for i in 0..(MAX_FAMILIES + 500) {
         registry.increment(&format!("atk_{i}_total"), 1.0, &[("k", "v")]);
     }
-    let text = registry.render();
+    let text = unitel::prometheus::render_registry(&registry);
     let families = text.lines().filter(|l| l.starts_with("# TYPE ")).count();
     assert!(
         families <= MAX_FAMILIES,

@@ -43,7 +43,7 @@ fn promtool(text: &str) {
 fn every_catalog_family_renders_and_passes_promtool() {
     let registry = Registry::new();
     record_everything(&registry);
-    let text = registry.render();
+    let text = unitel::prometheus::render_registry(&registry);
     for d in catalog::ALL {
         assert!(
             text.contains(&format!("# HELP {} ", d.name)),
@@ -99,7 +99,7 @@ fn label_values_with_quotes_backslashes_newlines_and_unicode_are_escaped() {
         .counter(&catalog::ERRORS_TOTAL)
         .with_labels(&[nasty, "x"])
         .inc();
-    let text = registry.render();
+    let text = unitel::prometheus::render_registry(&registry);
     assert!(
         text.contains(r#"errors_total{component="a\"b\\c\nd — ünïcödé {}=,",error_type="x"} 1"#),
         "{text}"
@@ -139,7 +139,7 @@ fn custom_metrics_register_and_record_like_the_seed() {
     // Unknown names are registered on first use, as the seed's helpers did.
     registry.increment("events_total", 1.0, &[("type", "click")]);
     registry.increment("events_total", 2.0, &[("type", "click")]);
-    let text = registry.render();
+    let text = unitel::prometheus::render_registry(&registry);
     assert_eq!(
         sample_value(&text, "events_total{type=\"click\"}"),
         Some(3.0)
@@ -191,7 +191,7 @@ fn misuse_is_counted_never_raised() {
     // Invalid auto-registered names are rejected and counted.
     registry.increment("not a name", 1.0, &[]);
     assert_eq!(errors(InstrumentationErrorKind::UnknownMetric), 1.0);
-    promtool(&registry.render());
+    promtool(&unitel::prometheus::render_registry(&registry));
 }
 
 #[test]
@@ -264,7 +264,7 @@ fn a_hundred_thousand_label_values_leave_at_most_cap_plus_one_series() {
             .inc();
     }
     assert_eq!(family.series_count(), unitel::DEFAULT_MAX_SERIES_PER_FAMILY);
-    let text = registry.render();
+    let text = unitel::prometheus::render_registry(&registry);
     let series = text
         .lines()
         .filter(|l| l.starts_with("http_requests_total{"))

@@ -166,9 +166,11 @@ async fn the_decision_is_made_once_and_every_span_of_the_request_follows_it() {
     );
 
     // Metrics count every request, sampled or not.
-    assert!(registry.render().contains(&format!(
-        "http_requests_total{{method=\"GET\",route=\"/api/items/{{id}}\",status=\"200\"}} {}",
-        ROOTS + 2 * WITH_PARENT
-    )));
+    assert!(
+        unitel::prometheus::render_registry(&registry).contains(&format!(
+            "http_requests_total{{method=\"GET\",route=\"/api/items/{{id}}\",status=\"200\"}} {}",
+            ROOTS + 2 * WITH_PARENT
+        ))
+    );
     guard.shutdown().await.unwrap();
 }

@@ -66,7 +66,7 @@ fn a_finished_call_records_requests_tokens_cost_and_genai_histograms() {
     );
     assert_eq!(cost, Cost::from_pico_dollars(4_000_000_000));
 
-    let text = registry.render();
+    let text = unitel::prometheus::render_registry(&registry);
     let s = |series: &str| value(&text, series);
     assert_eq!(
         s("llm_requests_total{provider=\"openai\",model=\"gpt-4o\",status=\"success\"}"),
@@ -146,7 +146,7 @@ fn failures_are_counted_by_bounded_kind() {
     }));
     assert!(panicked.is_err());
 
-    let text = registry.render();
+    let text = unitel::prometheus::render_registry(&registry);
     let status = |st: &str| {
         value(
             &text,
@@ -192,7 +192,7 @@ fn unlisted_models_are_other_and_a_per_call_price_lists_them() {
         .start()
         .finish(LlmUsage::new(1000, 500));
     assert_eq!(cost.as_dollars(), 0.06);
-    let text = registry.render();
+    let text = unitel::prometheus::render_registry(&registry);
     assert_eq!(
         value(
             &text,
@@ -525,7 +525,7 @@ fn a_million_tiny_costs_sum_exactly() {
     }
     assert_eq!(
         value(
-            &registry.render(),
+            &unitel::prometheus::render_registry(&registry),
             "llm_cost_dollars_total{provider=\"openai\",model=\"gpt-4o-mini\"}"
         ),
         0.15

@@ -66,7 +66,7 @@ async fn rag_search_counts_queries_cache_outcomes_documents_and_latency() {
     *cache.lock().await = None;
     assert_eq!(rag_search(&metrics, &cache, 12).await.len(), 12); // miss, retrieves 12
 
-    let text = registry.render();
+    let text = unitel::prometheus::render_registry(&registry);
     let s = |series: &str| value(&text, series);
     assert_eq!(s("rag_queries_total{pipeline=\"standard\"}"), 3.0);
     assert_eq!(s("rag_cache_hits_total{cache=\"standard\"}"), 1.0);
@@ -105,7 +105,7 @@ fn failed_queries_count_an_error_and_cache_names_are_configurable() {
         .start();
     query.cache_miss();
     query.fail("vector_store_unavailable");
-    let text = registry.render();
+    let text = unitel::prometheus::render_registry(&registry);
     assert_eq!(value(&text, "rag_queries_total{pipeline=\"hybrid\"}"), 1.0);
     assert_eq!(
         value(&text, "rag_cache_misses_total{cache=\"query_cache\"}"),
@@ -150,7 +150,7 @@ async fn concurrent_queries_are_all_counted() {
     for t in tasks {
         t.await.unwrap();
     }
-    let text = registry.render();
+    let text = unitel::prometheus::render_registry(&registry);
     assert_eq!(
         value(&text, "rag_queries_total{pipeline=\"concurrent\"}"),
         (N * M) as f64
@@ -191,7 +191,7 @@ fn embedding_batches_count_embeddings_duration_tokens_and_cost() {
     start("text-embedding-3-small", 16).fail(LlmErrorKind::RateLimited);
     drop(start("text-embedding-3-small", 2));
 
-    let text = registry.render();
+    let text = unitel::prometheus::render_registry(&registry);
     let s = |series: &str| value(&text, series);
     assert_eq!(
         s("embeddings_generated_total{provider=\"openai\",model=\"text-embedding-3-small\"}"),
@@ -241,7 +241,7 @@ fn cache_metrics_count_hits_and_misses_from_any_outcome() {
     cache.record_outcome(&Ok::<_, ()>(Lookup::Hit(())));
     cache.record_outcome(&Err::<Lookup<()>, _>("no lookup happened"));
     cache.record_outcome(&None::<Lookup<()>>);
-    let text = registry.render();
+    let text = unitel::prometheus::render_registry(&registry);
     assert_eq!(
         value(&text, "rag_cache_hits_total{cache=\"embedding_cache\"}"),
         4.0
@@ -341,7 +341,7 @@ fn resource_guards_count_holders_and_hold_time() {
     assert_eq!(gauge(), 0.0);
     assert_eq!(
         value(
-            &registry.render(),
+            &unitel::prometheus::render_registry(&registry),
             "resource_hold_duration_seconds_count{resource=\"gpu_slot\"}"
         ),
         2.0

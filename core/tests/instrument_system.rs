@@ -43,7 +43,7 @@ fn a_collector_sets_memory_disk_cpu_and_process_gauges() {
     let registry = Registry::new();
     let mut collector = SystemCollector::new(&registry).unwrap();
     collector.collect();
-    let text = registry.render();
+    let text = unitel::prometheus::render_registry(&registry);
     let total = sample(&text, "system_memory_usage_bytes{state=\"total\"}").unwrap();
     let used = sample(&text, "system_memory_usage_bytes{state=\"used\"}").unwrap();
     let available = sample(&text, "system_memory_usage_bytes{state=\"available\"}").unwrap();
@@ -58,7 +58,7 @@ fn a_collector_sets_memory_disk_cpu_and_process_gauges() {
     );
 
     collector.collect();
-    let text = registry.render();
+    let text = unitel::prometheus::render_registry(&registry);
     let cpu = sample(&text, "system_cpu_usage_percent").unwrap();
     assert!((0.0..=100.0).contains(&cpu), "cpu {cpu}");
     assert!(sample(&text, "process_cpu_usage_percent").unwrap() >= 0.0);
@@ -97,10 +97,14 @@ fn a_collector_thread_refreshes_and_stops_on_drop() {
     let registry = Registry::new();
     let thread = spawn_collector_thread(registry.clone(), Duration::from_millis(200)).unwrap();
     wait_for("two collections", || {
-        sample(&registry.render(), "system_cpu_usage_percent").is_some()
+        sample(
+            &unitel::prometheus::render_registry(&registry),
+            "system_cpu_usage_percent",
+        )
+        .is_some()
     });
     drop(thread); // joins the thread
-    let rendered = registry.render();
+    let rendered = unitel::prometheus::render_registry(&registry);
     assert!(sample(&rendered, "system_memory_usage_bytes{state=\"total\"}").is_some());
 }
 

@@ -64,7 +64,7 @@ impl DbPoolMetrics {
     /// let telemetry = unitel::Telemetry::new();
     /// let pool = unitel::db::DbPoolMetrics::for_telemetry(&telemetry, "main", "sqlite");
     /// pool.set_connections(2, 1, 4);
-    /// assert!(telemetry.registry().render().contains(
+    /// assert!(unitel::prometheus::render_registry(telemetry.registry()).contains(
     ///     "db_connections_max{pool=\"main\",db_system=\"sqlite\"} 4"
     /// ));
     /// ```

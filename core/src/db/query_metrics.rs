@@ -47,7 +47,7 @@ struct OperationHandles {
 /// let registry = unitel::Registry::new();
 /// let metrics = DbClientMetrics::new(&registry, "postgresql");
 /// metrics.record_query(DbOperation::Select, QueryStatus::Ok, Duration::from_millis(3));
-/// assert!(registry.render().contains(
+/// assert!(unitel::prometheus::render_registry(&registry).contains(
 ///     "db_queries_total{db_system=\"postgresql\",operation=\"SELECT\",status=\"ok\"} 1"
 /// ));
 /// ```

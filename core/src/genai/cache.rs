@@ -157,7 +157,7 @@ impl CacheMetrics {
     /// let cache = unitel::genai::cache::CacheMetrics::with_registry(&registry, "pages");
     /// cache.hit();
     /// cache.record_outcome(&unitel::genai::cache::Lookup::Miss(()));
-    /// let text = registry.render();
+    /// let text = unitel::prometheus::render_registry(&registry);
     /// assert!(text.contains("rag_cache_hits_total{cache=\"pages\"} 1"));
     /// assert!(text.contains("rag_cache_misses_total{cache=\"pages\"} 1"));
     /// ```

@@ -16,7 +16,7 @@
 //! unitel::http::client::record_error_type(&span, ClientErrorType::Timeout);
 //! metrics.record(&http::Method::GET, &target.server_address, ClientErrorType::Timeout.as_str(),
 //!     Duration::from_millis(30));
-//! assert!(registry.render().contains(
+//! assert!(unitel::prometheus::render_registry(&registry).contains(
 //!     "http_client_requests_total{method=\"GET\",server_address=\"api.example.com\",status=\"timeout\"} 1"
 //! ));
 //! ```

@@ -91,7 +91,7 @@ async fn a_wrong_prediction_is_corrected_in_metrics_and_span_and_not_repeated() 
         response.bytes().await.unwrap();
     }
 
-    let text = registry.render();
+    let text = unitel::prometheus::render_registry(&registry);
     let requests = |route: &str| {
         count(
             &text,

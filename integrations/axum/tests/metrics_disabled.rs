@@ -35,7 +35,7 @@ async fn enable_metrics_false_records_no_http_metrics() {
         assert_eq!(r.status(), 200);
         assert_eq!(r.text().await.unwrap(), "item");
     }
-    let text = unitel::registry().render();
+    let text = unitel::prometheus::render_registry(unitel::registry());
     // Nothing counted or observed (the route's in-flight handle may exist, at 0).
     for family in [
         "http_requests_total",

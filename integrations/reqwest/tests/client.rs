@@ -232,7 +232,9 @@ async fn server_errors_timeouts_refusals_and_cancellations_are_counted_by_error_
     assert_eq!(requests(&registry, "connection_refused"), 1.0);
     assert_eq!(requests(&registry, "cancelled"), 1.0);
     assert_eq!(durations(&registry), 4);
-    if let Some(check) = unitel_testkit::promtool_check_metrics(&registry.render()) {
+    if let Some(check) =
+        unitel_testkit::promtool_check_metrics(&unitel::prometheus::render_registry(&registry))
+    {
         check.expect("promtool check metrics");
     }
 

@@ -147,7 +147,7 @@ async fn queries_transactions_and_failures_are_counted_and_traced() {
     }
     assert_eq!(durations(&registry, "sqlite", "INSERT"), 4);
     assert_eq!(durations(&registry, "sqlite", "SELECT"), 4);
-    let exposition = registry.render();
+    let exposition = unitel::prometheus::render_registry(&registry);
     assert!(
         !exposition.contains("crud_fruit") && !exposition.contains("apple"),
         "no SQL in labels:\n{exposition}"

@@ -39,7 +39,7 @@ impl LlmMetrics {
     /// let registry = unitel::Registry::new();
     /// let metrics = LlmMetrics::new(&registry);
     /// LlmCall::builder("openai", "gpt-4o").metrics(&metrics).start().finish(LlmUsage::new(3, 4));
-    /// assert!(registry.render().contains("llm_requests_total{provider=\"openai\",model=\"other\",status=\"success\"} 1"));
+    /// assert!(unitel::prometheus::render_registry(&registry).contains("llm_requests_total{provider=\"openai\",model=\"other\",status=\"success\"} 1"));
     /// ```
     #[must_use]
     pub fn new(registry: &Registry) -> Arc<Self> {

@@ -26,7 +26,7 @@
 //! // ... the body is sent ...
 //! request.finish();
 //!
-//! let text = registry.render();
+//! let text = unitel::prometheus::render_registry(&registry);
 //! assert!(text.contains(
 //!     r#"http_requests_total{method="GET",route="/api/items/{id}",status="200"} 1"#
 //! ));

@@ -163,7 +163,7 @@ impl HttpServerRecorder {
     /// request.set_route("GET", "/items/2024", Some("/items/2024"));
     /// request.response_started(200);
     /// request.finish();
-    /// let text = registry.render();
+    /// let text = unitel::prometheus::render_registry(&registry);
     /// assert!(text.contains(r#"http_requests_total{method="GET",route="/items/2024",status="200"} 1"#));
     /// assert!(text.contains(r#"http_requests_in_flight{method="GET",route="/items/{id}"} 0"#));
     /// ```

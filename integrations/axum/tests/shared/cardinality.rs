@@ -80,7 +80,7 @@ async fn random_unmatched_paths_add_no_series_and_little_memory() {
     random_unmatched(server.addr, 100_000, 2).await;
     let after = rss_bytes();
 
-    let text = registry.render();
+    let text = unitel::prometheus::render_registry(&registry);
     let expected = BTreeMap::from([(labels("GET", "unmatched", "404"), 110_001.0)]);
     assert_eq!(series(&text, "http_requests_total"), expected);
     assert_eq!(

@@ -35,7 +35,7 @@ async fn a_thousand_concurrent_requests_are_counted_exactly() {
     let statuses = join_all(requests).await;
     assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 500);
 
-    let text = registry.render();
+    let text = unitel::prometheus::render_registry(&registry);
     let expected = BTreeMap::from([
         (labels("GET", "/api/items/{id}", "200"), 250.0),
         (labels("GET", "/api/fail", "500"), 250.0),
@@ -187,7 +187,7 @@ async fn bad_input_never_panics_and_is_counted_correctly() {
         .entry(labels("GET", "/api/items/{id}", "200"))
         .or_default() += 1.0;
 
-    let text = registry.render();
+    let text = unitel::prometheus::render_registry(&registry);
     assert_eq!(series(&text, "http_requests_total"), expected, "{text}");
     assert_eq!(in_flight_total(&registry), 0.0);
     assert!(
@@ -278,7 +278,7 @@ async fn custom_buckets_fallback_routes_and_exclusions() {
     ] {
         client.get(server.url(path)).send().await.unwrap();
     }
-    let text = registry.render();
+    let text = unitel::prometheus::render_registry(&registry);
     let expected = BTreeMap::from([
         (labels("GET", "/api/items/{id}", "200"), 1.0),
         (labels("GET", "/static/*", "404"), 2.0),

@@ -136,9 +136,12 @@ pub async fn wait_until(what: &str, timeout: Duration, mut cond: impl FnMut() ->
 
 /// Sum of the in-flight gauge over all series.
 pub fn in_flight_total(registry: &Registry) -> f64 {
-    series(&registry.render(), "http_requests_in_flight")
-        .values()
-        .sum()
+    series(
+        &unitel::prometheus::render_registry(registry),
+        "http_requests_in_flight",
+    )
+    .values()
+    .sum()
 }
 
 /// Sends `request` as raw bytes on a new connection and returns what the server answered

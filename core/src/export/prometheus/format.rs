@@ -1,18 +1,11 @@
-//! Prometheus text exposition (format 0.0.4) and the optional standalone `/metrics` listener.
-//!
-//! ```
-//! unitel::registry()
-//!     .counter(&unitel::catalog::ERRORS_TOTAL)
-//!     .with_labels(&["parser", "invalid_input"])
-//!     .inc();
-//! let text = unitel::prometheus::render();
-//! assert!(text.contains("# TYPE errors_total counter"));
-//! assert!(text.contains("errors_total{component=\"parser\",error_type=\"invalid_input\"} 1"));
-//! ```
+//! The text writer: every family of a registry, read through its snapshots, in the Prometheus
+//! text format (version 0.0.4).
 
 use std::fmt::Write as _;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
+use crate::registry::family::Cell;
 use crate::registry::{
     AnyFamily, CounterCell, Family, GaugeCell, HistogramCell, OVERFLOW_LABEL_KEY, Registry, Series,
 };
@@ -32,9 +25,7 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 pub fn render_registry(registry: &Registry) -> String {
     let families = registry.families();
     let hint = &registry.shared().last_render_len;
-    let mut out = String::with_capacity(
-        (hint.load(std::sync::atomic::Ordering::Relaxed) + 4096).max(16 * 1024),
-    );
+    let mut out = String::with_capacity((hint.load(Ordering::Relaxed) + 4096).max(16 * 1024));
     for family in &families {
         match family {
             AnyFamily::Counter(f) => write_family(&mut out, f, "counter", write_counter),
@@ -42,7 +33,7 @@ pub fn render_registry(registry: &Registry) -> String {
             AnyFamily::Histogram(f) => write_family(&mut out, f, "histogram", write_histogram),
         }
     }
-    hint.store(out.len(), std::sync::atomic::Ordering::Relaxed);
+    hint.store(out.len(), Ordering::Relaxed);
     out
 }
 
@@ -58,7 +49,7 @@ struct Scratch {
     le: Vec<String>,
 }
 
-fn write_family<C: crate::registry::family::Cell>(
+fn write_family<C: Cell>(
     out: &mut String,
     family: &Arc<Family<C>>,
     kind: &str,
@@ -130,7 +121,7 @@ fn write_labels<C>(out: &mut String, family: &Family<C>, series: &Series<C>, ove
 }
 
 /// `name{labels}` (or just `name` without labels) for a counter or gauge line.
-fn write_name_and_labels<C: crate::registry::family::Cell>(
+fn write_name_and_labels<C: Cell>(
     out: &mut String,
     family: &Family<C>,
     series: &Series<C>,
@@ -249,7 +240,7 @@ fn write_u64(out: &mut String, mut v: u64) {
 }
 
 /// Writes a float the way Prometheus parses it (`+Inf`, `-Inf`, `NaN`, shortest round-trip).
-pub(crate) fn write_f64(out: &mut String, v: f64) {
+fn write_f64(out: &mut String, v: f64) {
     if v.is_nan() {
         out.push_str("NaN");
     } else if v.is_infinite() {
@@ -284,155 +275,10 @@ fn escape_label_value(out: &mut String, s: &str) {
     }
 }
 
-/// Bearer-token check for a metrics endpoint, in time that does not depend on where the
-/// presented token first differs.
-///
-/// ```
-/// use unitel::prometheus::MetricsAuth;
-///
-/// let auth = MetricsAuth::new(Some("s3cret".to_owned()));
-/// assert!(auth.allows(Some("Bearer s3cret")));
-/// assert!(!auth.allows(Some("Bearer s3cre")));
-/// assert!(!auth.allows(None));
-/// assert!(MetricsAuth::new(None).allows(None));
-/// ```
-#[derive(Clone, Default)]
-pub struct MetricsAuth {
-    token: Option<Arc<[u8]>>,
-}
-
-impl std::fmt::Debug for MetricsAuth {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Never print the token.
-        f.debug_struct("MetricsAuth")
-            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
-            .finish()
-    }
-}
-
-impl MetricsAuth {
-    /// No token means every request is allowed.
-    #[must_use]
-    pub fn new(token: Option<String>) -> Self {
-        Self {
-            token: token
-                .filter(|t| !t.is_empty())
-                .map(|t| Arc::from(t.into_bytes())),
-        }
-    }
-
-    /// Whether a token is required.
-    #[must_use]
-    pub fn is_required(&self) -> bool {
-        self.token.is_some()
-    }
-
-    /// Whether a request with this `Authorization` header value may read the metrics.
-    #[must_use]
-    pub fn allows(&self, authorization: Option<&str>) -> bool {
-        let Some(expected) = &self.token else {
-            return true;
-        };
-        let presented = authorization
-            .and_then(|h| h.strip_prefix("Bearer "))
-            .unwrap_or("")
-            .as_bytes();
-        constant_time_eq(presented, expected)
-    }
-}
-
-fn constant_time_eq(presented: &[u8], expected: &[u8]) -> bool {
-    // Walk the whole presented value whatever its length, so the time reveals nothing about the
-    // token; the length difference is folded into the result.
-    let mut diff = u8::from(presented.len() != expected.len());
-    for (i, p) in presented.iter().enumerate() {
-        let e = expected
-            .get(i % expected.len().max(1))
-            .copied()
-            .unwrap_or(0);
-        diff |= p ^ e;
-    }
-    std::hint::black_box(diff) == 0
-}
-
-/// Serves `GET {path}` with the exposition until the task is dropped.
-pub(crate) async fn serve(
-    listener: tokio::net::TcpListener,
-    path: String,
-    auth: MetricsAuth,
-    registry: Registry,
-) {
-    use hyper::service::service_fn;
-    use hyper_util::rt::TokioIo;
-
-    let path: Arc<str> = path.into();
-    loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            continue;
-        };
-        let path = Arc::clone(&path);
-        let auth = auth.clone();
-        let registry = registry.clone();
-        tokio::spawn(async move {
-            let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                let response = respond(&req, &path, &auth, &registry);
-                async move { Ok::<_, std::convert::Infallible>(response) }
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
-    }
-}
-
-/// Builds the response of a metrics endpoint (shared with the framework integrations).
-#[must_use]
-pub fn respond<B>(
-    req: &http::Request<B>,
-    path: &str,
-    auth: &MetricsAuth,
-    registry: &Registry,
-) -> http::Response<http_body_util::Full<bytes::Bytes>> {
-    use http::{StatusCode, header};
-    let status = |code: StatusCode, body: &'static str| {
-        let mut r = http::Response::new(http_body_util::Full::new(bytes::Bytes::from_static(
-            body.as_bytes(),
-        )));
-        *r.status_mut() = code;
-        r
-    };
-    if req.uri().path() != path {
-        return status(StatusCode::NOT_FOUND, "not found\n");
-    }
-    if req.method() != http::Method::GET && req.method() != http::Method::HEAD {
-        return status(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
-    }
-    let authorization = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    if !auth.allows(authorization) {
-        let mut r = status(StatusCode::UNAUTHORIZED, "unauthorized\n");
-        r.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            http::HeaderValue::from_static("Bearer"),
-        );
-        return r;
-    }
-    let mut r = http::Response::new(http_body_util::Full::new(bytes::Bytes::from(
-        render_registry(registry),
-    )));
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        http::HeaderValue::from_static(CONTENT_TYPE),
-    );
-    r
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::catalog::HTTP_REQUESTS_TOTAL;
 
     #[test]
     fn label_values_and_help_are_escaped() {
@@ -468,11 +314,21 @@ mod tests {
     }
 
     #[test]
-    fn constant_time_eq_compares_whole_values() {
-        assert!(constant_time_eq(b"abc", b"abc"));
-        assert!(!constant_time_eq(b"abcd", b"abc"));
-        assert!(!constant_time_eq(b"ab", b"abc"));
-        assert!(!constant_time_eq(b"", b"abc"));
-        assert!(!constant_time_eq(b"abd", b"abc"));
+    fn a_render_after_new_series_lists_them_in_order() {
+        let registry = Registry::new();
+        let requests = registry.counter(&HTTP_REQUESTS_TOTAL);
+        let line = |route: &str, n: u32| {
+            format!("http_requests_total{{method=\"GET\",route=\"{route}\",status=\"200\"}} {n}")
+        };
+        requests.inc_with(&["GET", "/b", "200"]);
+        assert!(render_registry(&registry).contains(&line("/b", 1)));
+        requests.inc_with(&["GET", "/c", "200"]);
+        requests.inc_with(&["GET", "/a", "200"]);
+        requests.inc_with(&["GET", "/b", "200"]);
+        let text = render_registry(&registry);
+        let at = |route| text.find(&line(route, if route == "/b" { 2 } else { 1 }));
+        let (a, b, c) = (at("/a"), at("/b"), at("/c"));
+        assert!(a.is_some() && b.is_some() && c.is_some(), "{text}");
+        assert!(a < b && b < c, "{text}");
     }
 }
