@@ -1,6 +1,7 @@
-//! The seed's convenience functions: record by metric name on the process-wide registry.
+//! Recording by metric name on the process-wide registry
+//! ([`Telemetry::global`](crate::Telemetry::global)).
 //!
-//! They look the family up by name on every call; hot paths take a typed handle once instead
+//! Each call looks the family up by name; hot paths take a typed handle once instead
 //! (see [`Registry::counter`](crate::Registry::counter)). A name that is not registered is
 //! registered on first use with the label keys given. Misuse (wrong kind, undeclared label,
 //! invalid name) is counted in `unitel_instrumentation_errors_total` and never panics.
@@ -16,22 +17,26 @@
 //! assert!(text.contains("queue_depth 12"));
 //! ```
 
+use crate::telemetry::Telemetry;
+
 /// Adds one to the counter `name`.
 pub fn increment_counter(name: &str, labels: &[(&str, &str)]) {
-    crate::registry().increment(name, 1.0, labels);
+    Telemetry::global().registry().increment(name, 1.0, labels);
 }
 
 /// Adds `value` (finite, non-negative) to the counter `name`.
 pub fn add_to_counter(name: &str, value: f64, labels: &[(&str, &str)]) {
-    crate::registry().increment(name, value, labels);
+    Telemetry::global()
+        .registry()
+        .increment(name, value, labels);
 }
 
 /// Records `value` in the histogram `name`.
 pub fn observe_histogram(name: &str, value: f64, labels: &[(&str, &str)]) {
-    crate::registry().observe(name, value, labels);
+    Telemetry::global().registry().observe(name, value, labels);
 }
 
 /// Sets the gauge `name` to `value`.
 pub fn set_gauge(name: &str, value: f64, labels: &[(&str, &str)]) {
-    crate::registry().set(name, value, labels);
+    Telemetry::global().registry().set(name, value, labels);
 }
