@@ -34,6 +34,8 @@
 
 // Layers, bottom to top; a module imports only from the ones listed before it
 // (docs/architecture.md):
+#[doc(hidden)]
+pub mod __macro_support;
 pub mod catalog;
 pub mod config;
 pub mod db;
@@ -74,10 +76,6 @@ pub use unitel_macros::{
     cache_metrics, count_calls, measure_latency, monitor_resource, trace_operation,
     track_llm_usage, track_metrics,
 };
-
-/// What the attribute macros expand to; not a public API.
-#[doc(hidden)]
-pub use instrument::__private;
 
 /// Whether this build exports OpenTelemetry spans and OTLP (the `otel` feature).
 pub const OTEL_AVAILABLE: bool = cfg!(feature = "otel");

@@ -1,7 +1,7 @@
-//! Convenience functions: record by metric name on the registry of the process-wide
-//! [`Telemetry`].
+//! Recording by metric name on the process-wide registry
+//! ([`Telemetry::global`](crate::Telemetry::global)).
 //!
-//! They look the family up by name on every call; hot paths take a typed handle once instead
+//! Each call looks the family up by name; hot paths take a typed handle once instead
 //! (see [`Registry::counter`](crate::Registry::counter)). A name that is not registered is
 //! registered on first use with the label keys given. Misuse (wrong kind, undeclared label,
 //! invalid name) is counted in `unitel_instrumentation_errors_total` and never panics.

@@ -16,8 +16,8 @@
 //! ```no_run
 //! use std::time::Duration;
 //!
-//! let collector =
-//!     unitel::system::spawn_collector_thread(unitel::registry().clone(), Duration::from_secs(15))?;
+//! let registry = unitel::Telemetry::global().registry().clone();
+//! let collector = unitel::system::spawn_collector_thread(registry, Duration::from_secs(15))?;
 //! // ... serve ...
 //! drop(collector); // stops the thread
 //! # Ok::<(), unitel::system::SystemMetricsError>(())
@@ -30,9 +30,8 @@ use std::time::Duration;
 
 use sysinfo::{DiskRefreshKind, Disks, Pid, ProcessRefreshKind, ProcessesToUpdate, System};
 
-use crate::Registry;
 use crate::catalog;
-use crate::registry::{Gauge, GaugeFamily};
+use crate::registry::{Gauge, GaugeFamily, Registry};
 
 /// Default refresh interval ([`config::DEFAULT_SYSTEM_METRICS_INTERVAL`](crate::config::DEFAULT_SYSTEM_METRICS_INTERVAL)).
 pub const DEFAULT_INTERVAL: Duration = crate::config::DEFAULT_SYSTEM_METRICS_INTERVAL;

@@ -37,7 +37,7 @@ impl Parse for RawArg {
         if input.peek(Token![=]) {
             input.parse::<Token![=]>()?;
             if input.peek(syn::token::Brace) {
-                // The seed's `labels={"k": "v"}`: keep it whole so the argument's own check
+                // A dict-style `labels={"k": "v"}`: keep it whole so the argument's own check
                 // says what to write instead.
                 let content;
                 let brace = syn::braced!(content in input);
@@ -367,7 +367,7 @@ fn unknown_argument(kind: MacroKind, key: &Ident) -> Option<syn::Error> {
             "`{name}` describes an LLM call: use #[track_llm_usage(provider = \"...\", model = \"...\")] instead of #[{macro_name}]"
         )
     } else if name == "metric_name" && kind.accepted().contains(&"metric") {
-        "the seed's `metric_name` is called `metric` here: write `metric = \"...\"`".to_owned()
+        "`metric_name` is called `metric` here: write `metric = \"...\"`".to_owned()
     } else if name == "label_extractor" {
         "label values are expressions over the arguments here: write `labels(user_tier = user.tier())`"
             .to_owned()

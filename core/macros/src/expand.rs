@@ -1,5 +1,5 @@
-//! Code generation. Everything generated refers to `::unitel::__private`, so users depend on
-//! `unitel` only.
+//! Code generation. Everything generated refers to `::unitel::__macro_support`, so users
+//! depend on `unitel` only.
 
 use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
@@ -76,13 +76,13 @@ impl Function {
         let annotation = self.return_type_nameable().then(|| quote!(: #ret));
         if self.is_async() {
             let future = if self.return_type_nameable() {
-                quote!(::unitel::__private::typed_future::<#ret, _>(async move #block))
+                quote!(::unitel::__macro_support::typed_future::<#ret, _>(async move #block))
             } else {
                 quote!((async move #block))
             };
             let future = match span {
                 Some(span) => quote!(
-                    ::unitel::__private::tracing::Instrument::instrument(#future, #span.clone())
+                    ::unitel::__macro_support::tracing::Instrument::instrument(#future, #span.clone())
                 ),
                 None => future,
             };
@@ -92,7 +92,7 @@ impl Function {
             quote!(
                 let __unitel_ret #annotation = {
                     #enter
-                    ::unitel::__private::call(move || #block)
+                    ::unitel::__macro_support::call(move || #block)
                 };
             )
         }
@@ -140,10 +140,10 @@ fn outcome() -> TokenStream {
     quote!(
         let __unitel_outcome = {
             #[allow(unused_imports)]
-            use ::unitel::__private::{
+            use ::unitel::__macro_support::{
                 OutcomeOfError as _, OutcomeOfKindedError as _, OutcomeOfValue as _,
             };
-            (&&&::unitel::__private::Probe(&__unitel_ret)).__unitel_outcome()
+            (&&&::unitel::__macro_support::Probe(&__unitel_ret)).__unitel_outcome()
         };
     )
 }
@@ -164,7 +164,7 @@ fn with_label_values(
                 let var = format_ident!("__unitel_label_{}", i);
                 let span = value.span();
                 lets.push(quote_spanned!(span=> let #var = #value;));
-                values.push(quote_spanned!(span=> &*::unitel::__private::label_value(&#var)));
+                values.push(quote_spanned!(span=> &*::unitel::__macro_support::label_value(&#var)));
             }
         }
     }
@@ -293,8 +293,8 @@ fn metric_site(
     let keys = label_keys(labels);
     let buckets = buckets_tokens(buckets);
     quote!(
-        static __UNITEL_SITE: ::unitel::__private::MetricSite =
-            ::unitel::__private::MetricSite::new(::unitel::__private::SiteDef {
+        static __UNITEL_SITE: ::unitel::__macro_support::MetricSite =
+            ::unitel::__macro_support::MetricSite::new(::unitel::__macro_support::SiteDef {
                 function: #function,
                 duration: #duration,
                 calls: #calls,
@@ -360,7 +360,7 @@ pub(crate) fn count_calls(args: &Args, f: &Function) -> syn::Result<TokenStream>
     let site = metric_site(f, None, Some(&metric), None, &labels, None);
     let count = with_label_values(
         &labels,
-        |values| quote!(::unitel::__private::count_call(&__UNITEL_SITE, #values)),
+        |values| quote!(::unitel::__macro_support::count_call(&__UNITEL_SITE, #values)),
     );
     let block = f.block();
     Ok(f.with_body(quote!(
@@ -501,21 +501,21 @@ pub(crate) fn trace_operation(args: &Args, f: &Function) -> syn::Result<TokenStr
     let run = f.run_body(Some(&span_var));
     let outcome = outcome();
     Ok(f.with_body(quote!(
-        let __unitel_span = ::unitel::__private::tracing::info_span!(
+        let __unitel_span = ::unitel::__macro_support::tracing::info_span!(
             #name,
             #kind
-            otel.status_code = ::unitel::__private::tracing::field::Empty,
-            error.type = ::unitel::__private::tracing::field::Empty,
+            otel.status_code = ::unitel::__macro_support::tracing::field::Empty,
+            error.type = ::unitel::__macro_support::tracing::field::Empty,
             code.function.name = #function,
             #(#fields,)*
         );
-        let __unitel_span_guard = ::unitel::__private::SpanGuard::new(__unitel_span.clone());
+        let __unitel_span_guard = ::unitel::__macro_support::SpanGuard::new(__unitel_span.clone());
         #run
         #outcome
         let __unitel_message = {
             #[allow(unused_imports)]
-            use ::unitel::__private::{MessageOfDisplayError as _, MessageOfValue as _};
-            (&&::unitel::__private::Probe(&__unitel_ret)).__unitel_error_message()
+            use ::unitel::__macro_support::{MessageOfDisplayError as _, MessageOfValue as _};
+            (&&::unitel::__macro_support::Probe(&__unitel_ret)).__unitel_error_message()
         };
         __unitel_span_guard.finish(__unitel_outcome, __unitel_message);
         __unitel_ret
@@ -577,8 +577,8 @@ pub(crate) fn track_llm_usage(args: &Args, f: &Function) -> syn::Result<TokenStr
         __UNITEL_LLM.finish(__unitel_llm_call, &__unitel_ret, __unitel_outcome);
     );
     Ok(f.with_body(quote!(
-        static __UNITEL_LLM: ::unitel::__private::LlmSite =
-            ::unitel::__private::LlmSite::new(::unitel::__private::LlmSiteDef {
+        static __UNITEL_LLM: ::unitel::__macro_support::LlmSite =
+            ::unitel::__macro_support::LlmSite::new(::unitel::__macro_support::LlmSiteDef {
                 provider: #provider,
                 operation: ::unitel::genai::llm::GenAiOperation::#operation,
                 price: #price,
@@ -652,11 +652,11 @@ fn llm_price(args: &Args) -> syn::Result<TokenStream> {
         None => input,
     };
     Ok(quote!(::core::option::Option::Some(
-        ::unitel::__private::ModelPrice::new(
-            ::unitel::__private::Price::from_micro_dollars_per_million(#input),
-            ::unitel::__private::Price::from_micro_dollars_per_million(#output),
+        ::unitel::__macro_support::ModelPrice::new(
+            ::unitel::__macro_support::Price::from_micro_dollars_per_million(#input),
+            ::unitel::__macro_support::Price::from_micro_dollars_per_million(#output),
         )
-        .cached_input(::unitel::__private::Price::from_micro_dollars_per_million(#cached))
+        .cached_input(::unitel::__macro_support::Price::from_micro_dollars_per_million(#cached))
     )))
 }
 
@@ -681,8 +681,8 @@ pub(crate) fn cache_metrics(args: &Args, f: &Function) -> syn::Result<TokenStrea
     let ret_span = f.return_span();
     let record = quote_spanned!(ret_span=> __UNITEL_CACHE.record(&__unitel_ret););
     Ok(f.with_body(quote!(
-        static __UNITEL_CACHE: ::unitel::__private::CacheSite =
-            ::unitel::__private::CacheSite::new(#name);
+        static __UNITEL_CACHE: ::unitel::__macro_support::CacheSite =
+            ::unitel::__macro_support::CacheSite::new(#name);
         #run
         #record
         __unitel_ret

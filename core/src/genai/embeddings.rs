@@ -237,7 +237,7 @@ impl EmbeddingBatch {
             .operation_duration
             .with_labels(&[op, s.provider, &s.model_label, kind.as_str()])
             .observe_duration(s.start.elapsed());
-        crate::instrument::__private::mark_span_failed(&self.span, kind.as_str(), None);
+        crate::trace::mark_span_failed(&self.span, kind.as_str(), None);
     }
 }
 

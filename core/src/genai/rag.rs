@@ -232,18 +232,14 @@ impl RagQuery {
             .errors
             .with_labels(&[ERROR_COMPONENT, error_type])
             .inc();
-        crate::instrument::__private::mark_span_failed(&self.span, error_type, None);
+        crate::trace::mark_span_failed(&self.span, error_type, None);
     }
 }
 
 impl Drop for RagQuery {
     fn drop(&mut self) {
         if std::thread::panicking() {
-            crate::instrument::__private::mark_span_failed(
-                &self.span,
-                crate::instrument::PANIC_ERROR_KIND,
-                None,
-            );
+            crate::trace::mark_span_failed(&self.span, crate::instrument::PANIC_ERROR_KIND, None);
         }
     }
 }

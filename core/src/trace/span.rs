@@ -290,6 +290,29 @@ impl SpanParent {
     }
 }
 
+/// Marks `span` failed: sets `error.type`, status Error and (with a message) an `exception`
+/// event. What the instrumentation helpers and macros call when a call fails.
+pub fn mark_span_failed(span: &tracing::Span, error_type: &str, message: Option<&str>) {
+    span.record("error.type", error_type);
+    span.record("otel.status_code", "error");
+    #[cfg(feature = "otel")]
+    {
+        use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+        if let Some(message) = message {
+            span.add_event(
+                "exception",
+                vec![
+                    opentelemetry::KeyValue::new("exception.type", error_type.to_owned()),
+                    opentelemetry::KeyValue::new("exception.message", message.to_owned()),
+                ],
+            );
+            span.set_status(opentelemetry::trace::Status::error(message.to_owned()));
+        }
+    }
+    #[cfg(not(feature = "otel"))]
+    let _ = message;
+}
+
 /// The wall-clock time of `at`, from a per-thread pair of clock readings refreshed every
 /// 100 ms: the HTTP recorder stamps its server span's start and end from the `Instant`s it
 /// reads for the duration metric, without two more clock reads per request. Between

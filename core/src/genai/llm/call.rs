@@ -320,7 +320,7 @@ impl LlmCall {
 
     fn failed(&self, s: &CallState, kind: LlmErrorKind) {
         self.common(s, kind.as_str(), kind.as_str());
-        crate::instrument::__private::mark_span_failed(&self.span, kind.as_str(), None);
+        crate::trace::mark_span_failed(&self.span, kind.as_str(), None);
     }
 }
 

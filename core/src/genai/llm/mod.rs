@@ -63,7 +63,6 @@ mod ledger;
 mod metrics;
 mod price;
 mod settings;
-mod site;
 mod table;
 mod usage;
 
@@ -79,6 +78,5 @@ pub use price::{InvalidPrice, ModelPrice, Price};
 pub(crate) use settings::install_price_table;
 pub use settings::{price_table, price_table_of, set_price_table, set_price_table_of};
 #[doc(hidden)]
-pub use site::{LlmSite, LlmSiteDef};
 pub use table::{NO_PRICE_TABLE_VERSION, OTHER_MODEL, PRICES_ENV_VAR, PriceTable, PriceTableError};
 pub use usage::{LlmUsage, LlmUsageReport};

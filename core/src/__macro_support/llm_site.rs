@@ -1,7 +1,8 @@
 //! What `#[track_llm_usage]` expands to: one static [`LlmSite`] per function. Not a public
 //! API.
 
-use super::{GenAiOperation, LlmCall, LlmErrorKind, LlmUsageReport, ModelPrice};
+use super::Outcome;
+use crate::genai::llm::{GenAiOperation, LlmCall, LlmErrorKind, LlmUsageReport, ModelPrice};
 
 /// What `#[track_llm_usage]` knows at compile time.
 #[doc(hidden)]
@@ -37,12 +38,7 @@ impl LlmSite {
         b.start()
     }
 
-    pub fn finish<R: LlmUsageReport + ?Sized>(
-        &self,
-        call: LlmCall,
-        value: &R,
-        outcome: crate::instrument::__private::Outcome,
-    ) {
+    pub fn finish<R: LlmUsageReport + ?Sized>(&self, call: LlmCall, value: &R, outcome: Outcome) {
         match outcome.metric_error_type() {
             Some(kind) => call.fail(LlmErrorKind::from_label(kind)),
             None => {
