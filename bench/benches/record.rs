@@ -213,13 +213,15 @@ fn histogram_lookup(c: &mut Criterion) {
 
 fn by_name(c: &mut Criterion) {
     let mut g = c.benchmark_group("by_name");
-    unitel::increment_counter("http_requests_total", &PAIRS);
+    unitel::record::increment_counter("http_requests_total", &PAIRS);
     g.bench_function("unitel increment_counter", |b| {
-        b.iter(|| unitel::increment_counter(black_box("http_requests_total"), black_box(&PAIRS)));
+        b.iter(|| {
+            unitel::record::increment_counter(black_box("http_requests_total"), black_box(&PAIRS));
+        });
     });
     g.bench_function("unitel observe_histogram", |b| {
         b.iter(|| {
-            unitel::observe_histogram(
+            unitel::record::observe_histogram(
                 black_box("http_request_duration_seconds"),
                 black_box(VALUE),
                 black_box(&PAIRS),
@@ -228,7 +230,7 @@ fn by_name(c: &mut Criterion) {
     });
     g.bench_function("unitel set_gauge", |b| {
         b.iter(|| {
-            unitel::set_gauge(
+            unitel::record::set_gauge(
                 black_box("circuit_breaker_state"),
                 black_box(1.0),
                 black_box(&[("circuit", "llm")]),
@@ -244,7 +246,7 @@ fn route(i: u64) -> String {
 
 fn series(c: &mut Criterion) {
     let mut g = c.benchmark_group("series");
-    let cap = unitel::DEFAULT_MAX_SERIES_PER_FAMILY as u64;
+    let cap = unitel::registry::DEFAULT_MAX_SERIES_PER_FAMILY as u64;
     // A new series each record, in batches of `cap` on a fresh registry (created outside the
     // timed region), so every record is under the cap.
     g.bench_function("new series under the cap", |b| {

@@ -2,7 +2,7 @@
 //! over OTLP/gRPC to an in-process receiver, as `unitel::init` sets them up (fmt layer + OTel
 //! layer, `ParentBased(AlwaysOn)` sampler, unitel's bounded batch queue):
 //!
-//! * a span from `unitel::start_span`, entered and closed;
+//! * a span from `unitel::trace::start_span`, entered and closed;
 //! * a request through `HttpServerRecorder` (what the HTTP layers run): its metrics and its
 //!   server span, which with `init`'s pipeline is started through the OpenTelemetry API, sampled
 //!   root and child of an unsampled remote parent (the metrics alone: `http_recorder` in the
@@ -106,7 +106,7 @@ fn unitel_spans(c: &mut Criterion) {
     );
     g.bench_function("start_span, entered (sampled root)", |b| {
         b.iter(|| {
-            let span = unitel::start_span("operation");
+            let span = unitel::trace::start_span("operation");
             span.in_scope(|| black_box(1));
         });
     });

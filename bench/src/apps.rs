@@ -100,8 +100,8 @@ pub fn init_unitel(
             let endpoint = otlp_endpoint.ok_or("span export needs an OTLP endpoint")?;
             let b = builder
                 .otlp_endpoint(endpoint)
-                .traces_exporters([unitel::TracesExporter::Otlp])
-                .sampler(unitel::SamplerConfig::ParentBasedRatio(1.0));
+                .traces_exporters([unitel::config::TracesExporter::Otlp])
+                .sampler(unitel::config::SamplerConfig::ParentBasedRatio(1.0));
             if mode == Mode::Traces {
                 b.enable_metrics(false)
             } else {

@@ -4,8 +4,9 @@
 
 use std::sync::Arc;
 
+use unitel::config::TracesExporter;
 use unitel::http::server::{HttpServerRecorder, RequestParts};
-use unitel::{TelemetryConfig, TelemetryGuard, TracesExporter};
+use unitel::{TelemetryConfig, TelemetryGuard};
 use unitel_testkit::OtlpReceiver;
 
 /// unitel's trace pipeline, installed, and the receiver it exports to.
@@ -36,7 +37,7 @@ impl SpanPipeline {
     /// # Example
     /// ```no_run
     /// let pipeline = unitel_bench::pipeline::SpanPipeline::start(1.0)?;
-    /// let span = unitel::start_span("operation");
+    /// let span = unitel::trace::start_span("operation");
     /// span.in_scope(|| ());
     /// drop(span);
     /// pipeline.guard.force_flush();

@@ -160,15 +160,15 @@ fn label_lookups_of_existing_series_do_not_allocate() {
 
 #[test]
 fn convenience_functions_on_existing_series_do_not_allocate() {
-    unitel::increment_counter("http_requests_total", &PAIRS);
-    unitel::observe_histogram("http_request_duration_seconds", 0.1, &PAIRS);
-    unitel::set_gauge("circuit_breaker_state", 0.0, &[("circuit", "llm")]);
+    unitel::record::increment_counter("http_requests_total", &PAIRS);
+    unitel::record::observe_histogram("http_request_duration_seconds", 0.1, &PAIRS);
+    unitel::record::set_gauge("circuit_breaker_state", 0.0, &[("circuit", "llm")]);
     let n = allocations_in(|| {
         for _ in 0..RECORDS {
-            unitel::increment_counter("http_requests_total", &PAIRS);
-            unitel::add_to_counter("http_requests_total", 2.0, &PAIRS);
-            unitel::observe_histogram("http_request_duration_seconds", 0.1, &PAIRS);
-            unitel::set_gauge("circuit_breaker_state", 1.0, &[("circuit", "llm")]);
+            unitel::record::increment_counter("http_requests_total", &PAIRS);
+            unitel::record::add_to_counter("http_requests_total", 2.0, &PAIRS);
+            unitel::record::observe_histogram("http_request_duration_seconds", 0.1, &PAIRS);
+            unitel::record::set_gauge("circuit_breaker_state", 1.0, &[("circuit", "llm")]);
         }
     });
     assert_eq!(

@@ -41,7 +41,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 latency
                     .with_labels(&["GET", "/api/items/{id}", status])
                     .observe(0.002 * (n % 50) as f64);
-                unitel::increment_counter("rag_queries_total", &[("pipeline", "standard")]);
+                unitel::record::increment_counter("rag_queries_total", &[("pipeline", "standard")]);
             }
             _ = tokio::signal::ctrl_c() => break,
         }

@@ -15,8 +15,8 @@
 //!     .with_labels(&["embedding_cache"]);
 //! hits.inc();
 //!
-//! // Everything else can record by name, as the original design did:
-//! unitel::increment_counter("rag_queries_total", &[("pipeline", "standard")]);
+//! // Anything else can record by name:
+//! unitel::record::increment_counter("rag_queries_total", &[("pipeline", "standard")]);
 //!
 //! let text = unitel::prometheus::render(); // what GET /metrics serves
 //! # drop(text);
@@ -29,11 +29,19 @@
 //!   metrics are still served in Prometheus format, and spans stay plain `tracing` spans.
 //!   [`OTEL_AVAILABLE`] tells which build this is.
 //!
-//! ## Modules follow the data
-//! [`config`] → [`init()`] → [`catalog`] → [`Registry`] / [`record`] → [`prometheus`] (and OTLP).
+//! ## Where things are
+//! - [`init()`] with a [`TelemetryConfig`] installs everything and returns a guard that derefs
+//!   to the process-wide [`Telemetry`]; recorders fall back to it, tests build their own.
+//! - [`catalog`]: every metric family; [`registry`]: storage and typed handles;
+//!   [`prometheus`]: the exposition; [`record`]: recording by name.
+//! - Recorders by domain: [`http`], [`db`], [`genai`] (LLM, RAG, embeddings, cache),
+//!   [`system`], [`instrument`] (timing, resources, errors) and the attribute macros.
+//! - [`trace`]: span helpers and W3C propagation; [`resilience`]: a circuit breaker.
 
-// Layers, bottom to top; a module imports only from the ones listed before it
-// (docs/architecture.md):
+// The modules, by layer (bottom to top: each imports only from its own layer or the ones below
+// it; `core/tests/architecture.rs` checks it, docs/architecture.md explains it):
+// leaves: catalog, config | registry | export | trace | telemetry
+// domains: http, db, genai, system, instrument, record, resilience, __macro_support | init
 #[doc(hidden)]
 pub mod __macro_support;
 pub mod catalog;
@@ -45,37 +53,35 @@ pub mod http;
 mod init;
 pub mod instrument;
 pub mod record;
-mod registry;
+pub mod registry;
 pub mod resilience;
 pub mod system;
 mod telemetry;
 pub mod trace;
 
-pub use catalog::{MetricDescriptor, MetricKind};
-pub use config::{
-    ConfigError, MetricsExporter, OtlpProtocol, SamplerConfig, TelemetryConfig,
-    TelemetryConfigBuilder, TracesExporter,
-};
+// What a user needs on day one; everything else is reached through its module.
+pub use catalog::MetricKind;
+pub use config::{ConfigError, TelemetryConfig, TelemetryConfigBuilder};
+pub use db::DbClientMetrics;
+pub use genai::embeddings::EmbeddingBatch;
+pub use genai::llm::{LlmCall, LlmUsage};
+pub use genai::rag::RagQuery;
+pub use http::server::{HttpServerConfig, HttpServerRecorder};
 pub use init::{InitError, ShutdownError, TelemetryGuard, init};
-pub use record::{add_to_counter, increment_counter, observe_histogram, set_gauge};
 pub use registry::{
-    Counter, CounterFamily, DEFAULT_MAX_SERIES_PER_FAMILY, Gauge, GaugeFamily, Histogram,
-    HistogramFamily, HistogramValue, InstrumentationErrorKind, MAX_FAMILIES, MetricCallback,
-    MetricDefinition, Registry, RegistryError,
+    Counter, CounterFamily, Gauge, GaugeFamily, Histogram, HistogramFamily, MetricDefinition,
+    Registry,
 };
-pub use telemetry::{DEFAULT_METRICS_PATH, Telemetry};
-
-// The registry's default series cap and the configuration's default are one value.
-const _: () =
-    assert!(registry::DEFAULT_MAX_SERIES_PER_FAMILY == config::DEFAULT_MAX_SERIES_PER_FAMILY);
+pub use telemetry::Telemetry;
 pub use trace::propagation::{RemoteContext, inject_context};
-pub use trace::{add_span_event, set_span_attribute, start_span};
-
-pub use instrument::{monitor_resource, record_error, time_operation};
 pub use unitel_macros::{
     cache_metrics, count_calls, measure_latency, monitor_resource, trace_operation,
     track_llm_usage, track_metrics,
 };
+
+// The registry's default series cap and the configuration's default are one value.
+const _: () =
+    assert!(registry::DEFAULT_MAX_SERIES_PER_FAMILY == config::DEFAULT_MAX_SERIES_PER_FAMILY);
 
 /// Whether this build exports OpenTelemetry spans and OTLP (the `otel` feature).
 pub const OTEL_AVAILABLE: bool = cfg!(feature = "otel");
@@ -90,17 +96,6 @@ pub const OTEL_AVAILABLE: bool = cfg!(feature = "otel");
 #[must_use]
 pub fn registry() -> &'static Registry {
     Telemetry::global().registry()
-}
-
-/// `registry().add_callback(name, f)` on the process-wide registry.
-///
-/// # Errors
-/// [`RegistryError::NotFound`] when `name` is not registered.
-pub fn add_callback<F>(name: &str, callback: F) -> Result<(), RegistryError>
-where
-    F: Fn(&str, f64, &[(&str, &str)]) + Send + Sync + 'static,
-{
-    registry().add_callback(name, callback)
 }
 
 /// Reads `traceparent`, `tracestate` and `baggage` from `headers`; a malformed `traceparent` is

@@ -7,7 +7,7 @@
 //! invalid name) is counted in `unitel_instrumentation_errors_total` and never panics.
 //!
 //! ```
-//! use unitel::{increment_counter, observe_histogram, set_gauge};
+//! use unitel::record::{increment_counter, observe_histogram, set_gauge};
 //!
 //! increment_counter("custom_events_total", &[("type", "user_action")]);
 //! observe_histogram("processing_time_seconds", 0.234, &[("operation", "embedding")]);

@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use unitel::Registry;
 use unitel::catalog;
 use unitel::db::{DbClientMetrics, DbOperation, QueryStatus};
 use unitel::genai::cache::CacheMetrics;
@@ -16,8 +17,8 @@ use unitel::genai::embeddings::EmbeddingBatch;
 use unitel::genai::llm::{LlmCall, LlmMetrics, LlmUsage};
 use unitel::genai::rag::{RagMetrics, RagQuery};
 use unitel::http::server::{HttpServerConfig, HttpServerRecorder, RequestParts};
+use unitel::registry::MAX_FAMILIES;
 use unitel::resilience::CircuitBreaker;
-use unitel::{MAX_FAMILIES, Registry};
 
 const CAP: usize = 64;
 const ATTACK: usize = 4_000;

@@ -5,7 +5,8 @@
 
 use std::time::{Duration, Instant};
 
-use unitel::{MetricsExporter, TelemetryConfig, TracesExporter};
+use unitel::TelemetryConfig;
+use unitel::config::{MetricsExporter, TracesExporter};
 
 fn resident_bytes() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
@@ -44,9 +45,9 @@ async fn export_to_a_closed_port_costs_nothing_visible() {
 
     let warm_up = |n: usize| {
         for i in 0..n {
-            let span = unitel::start_span("request");
+            let span = unitel::trace::start_span("request");
             let _e = span.enter();
-            unitel::set_span_attribute("i", i);
+            unitel::trace::set_span_attribute("i", i);
         }
     };
     warm_up(5_000);

@@ -5,7 +5,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use unitel::catalog::{self, MetricKind};
-use unitel::{InstrumentationErrorKind, MetricDefinition, Registry};
+use unitel::registry::InstrumentationErrorKind;
+use unitel::{MetricDefinition, Registry};
 
 fn sample_value(text: &str, series: &str) -> Option<f64> {
     text.lines()
@@ -263,13 +264,16 @@ fn a_hundred_thousand_label_values_leave_at_most_cap_plus_one_series() {
             .with_labels(&["GET", &format!("/attack/{i}"), "404"])
             .inc();
     }
-    assert_eq!(family.series_count(), unitel::DEFAULT_MAX_SERIES_PER_FAMILY);
+    assert_eq!(
+        family.series_count(),
+        unitel::registry::DEFAULT_MAX_SERIES_PER_FAMILY
+    );
     let text = unitel::prometheus::render_registry(&registry);
     let series = text
         .lines()
         .filter(|l| l.starts_with("http_requests_total{"))
         .count();
-    assert_eq!(series, unitel::DEFAULT_MAX_SERIES_PER_FAMILY + 1);
+    assert_eq!(series, unitel::registry::DEFAULT_MAX_SERIES_PER_FAMILY + 1);
     // Nothing is lost: the overflow series holds the rest, and the overflow is counted.
     assert_eq!(
         sample_value(&text, "http_requests_total{otel_metric_overflow=\"true\"}"),

@@ -8,8 +8,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use unitel::config::{SamplerConfig, TracesExporter};
 use unitel::http::server::{HttpServerConfig, HttpServerRecorder, RequestParts};
-use unitel::{Registry, SamplerConfig, TelemetryConfig, TracesExporter};
+use unitel::{Registry, TelemetryConfig};
 use unitel_testkit::OtlpReceiver;
 use unitel_testkit::otlp::SpanKind;
 

@@ -5,12 +5,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use unitel::Registry;
 use unitel::genai::cache::{CacheMetrics, Lookup};
 use unitel::genai::embeddings::EmbeddingBatch;
 use unitel::genai::llm::{LlmErrorKind, LlmMetrics, ModelPrice, Price, PriceTable};
 use unitel::genai::rag::{RagMetrics, RagQuery};
 use unitel::instrument::{OperationTimer, ResourceGuard};
-use unitel::{InstrumentationErrorKind, Registry};
+use unitel::registry::InstrumentationErrorKind;
 
 fn sample(text: &str, series: &str) -> Option<f64> {
     text.lines().find_map(|l| {
@@ -262,19 +263,20 @@ fn cache_metrics_count_hits_and_misses_from_any_outcome() {
 #[tokio::test]
 async fn time_operation_observes_on_drop_stop_and_future_completion() {
     {
-        let _timer = unitel::time_operation("r_import_seconds", &[("source", "s3")]);
+        let _timer = unitel::instrument::time_operation("r_import_seconds", &[("source", "s3")]);
         std::thread::sleep(Duration::from_millis(2));
     }
-    let elapsed = unitel::time_operation("r_import_seconds", &[("source", "s3")]).stop();
+    let elapsed =
+        unitel::instrument::time_operation("r_import_seconds", &[("source", "s3")]).stop();
     assert!(elapsed < Duration::from_secs(3600));
-    let rows = unitel::time_operation("r_import_seconds", &[("source", "gcs")])
+    let rows = unitel::instrument::time_operation("r_import_seconds", &[("source", "gcs")])
         .time(async {
             tokio::time::sleep(Duration::from_millis(2)).await;
             7
         })
         .await;
     assert_eq!(rows, 7);
-    unitel::time_operation("r_import_seconds", &[("source", "gcs")]).discard();
+    unitel::instrument::time_operation("r_import_seconds", &[("source", "gcs")]).discard();
 
     let text = unitel::prometheus::render();
     assert_eq!(value(&text, "r_import_seconds_count{source=\"s3\"}"), 2.0);
@@ -286,7 +288,7 @@ async fn time_operation_observes_on_drop_stop_and_future_completion() {
 #[test]
 fn time_operation_on_a_catalog_family_uses_its_labels_and_misuse_is_counted() {
     let registry = unitel::registry();
-    let timer = unitel::time_operation(
+    let timer = unitel::instrument::time_operation(
         "db_query_duration_seconds",
         &[("db_system", "r_sqlite"), ("operation", "select")],
     );
@@ -302,14 +304,14 @@ fn time_operation_on_a_catalog_family_uses_its_labels_and_misuse_is_counted() {
 
     let before = instrumentation_errors(registry, InstrumentationErrorKind::KindMismatch);
     // `errors_total` is a counter: a timer on it records nothing and is counted as misuse.
-    drop(unitel::time_operation("errors_total", &[]));
+    drop(unitel::instrument::time_operation("errors_total", &[]));
     assert_eq!(
         instrumentation_errors(registry, InstrumentationErrorKind::KindMismatch),
         before + 1.0
     );
 
     let invalid = instrumentation_errors(registry, InstrumentationErrorKind::UnknownMetric);
-    drop(unitel::time_operation("not a metric name", &[]));
+    drop(unitel::instrument::time_operation("not a metric name", &[]));
     assert_eq!(
         instrumentation_errors(registry, InstrumentationErrorKind::UnknownMetric),
         invalid + 1.0
@@ -347,7 +349,7 @@ fn resource_guards_count_holders_and_hold_time() {
         2.0
     );
 
-    let global = unitel::monitor_resource("r_worker");
+    let global = unitel::instrument::monitor_resource("r_worker");
     assert_eq!(
         value(
             &unitel::prometheus::render(),
@@ -360,9 +362,9 @@ fn resource_guards_count_holders_and_hold_time() {
 
 #[test]
 fn record_error_counts_by_component_and_type() {
-    unitel::record_error("r_payment", "card_declined");
-    unitel::record_error("r_payment", "card_declined");
-    unitel::record_error("r_payment", "timeout");
+    unitel::instrument::record_error("r_payment", "card_declined");
+    unitel::instrument::record_error("r_payment", "card_declined");
+    unitel::instrument::record_error("r_payment", "timeout");
     let text = unitel::prometheus::render();
     assert_eq!(
         value(

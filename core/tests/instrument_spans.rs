@@ -8,11 +8,12 @@
 use std::time::Duration;
 
 use tracing::Instrument as _;
+use unitel::config::TracesExporter;
 use unitel::genai::embeddings::EmbeddingBatch;
 use unitel::genai::llm::{ContentKind, LlmCall, LlmErrorKind, LlmUsage, LlmUsageReport};
 use unitel::genai::rag::RagQuery;
 use unitel::instrument::ErrorKind;
-use unitel::{TelemetryConfig, TracesExporter, trace_operation, track_llm_usage};
+use unitel::{TelemetryConfig, trace_operation, track_llm_usage};
 use unitel_testkit::OtlpReceiver;
 use unitel_testkit::otlp::{SpanKind, StatusCode};
 
@@ -33,7 +34,7 @@ impl ErrorKind for ConfigError {
 
 #[trace_operation(name = "database_query", kind = "client", fields(db.rows = limit, %query_kind))]
 async fn query_database(query: &str, query_kind: &str, limit: u32) -> Result<usize, ConfigError> {
-    let _child = unitel::start_span("decode_rows").entered();
+    let _child = unitel::trace::start_span("decode_rows").entered();
     Ok(query.len() + limit as usize)
 }
 
@@ -75,7 +76,7 @@ impl LlmUsageReport for Completion {
 async fn call_llm(prompt: &str) -> Result<Completion, ConfigError> {
     // The provider request runs inside the `chat gpt-4` span.
     async { tokio::task::yield_now().await }
-        .instrument(unitel::start_span("POST /v1/chat/completions"))
+        .instrument(unitel::trace::start_span("POST /v1/chat/completions"))
         .await;
     Ok(Completion {
         usage: LlmUsage::new(2000, prompt.len() as u64),

@@ -5,7 +5,8 @@
 
 use std::time::Duration;
 
-use unitel::{TelemetryConfig, TracesExporter};
+use unitel::TelemetryConfig;
+use unitel::config::TracesExporter;
 use unitel_testkit::OtlpReceiver;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -31,7 +32,7 @@ async fn unsampled_traces_do_not_change_metric_counts() {
         .counter(&unitel::catalog::RAG_QUERIES_TOTAL)
         .with_labels(&["sampled-out"]);
     for _ in 0..1000 {
-        let span = unitel::start_span("rag_search");
+        let span = unitel::trace::start_span("rag_search");
         let _e = span.enter();
         counter.inc();
         // An unsampled span still has no trace context to propagate.

@@ -8,9 +8,10 @@
 
 use std::time::Duration;
 
+use unitel::config::TracesExporter;
 use unitel::http::server::{HttpServerConfig, HttpServerRecorder, RequestParts};
 use unitel::trace::SpanParent;
-use unitel::{Registry, TelemetryConfig, TracesExporter};
+use unitel::{Registry, TelemetryConfig};
 use unitel_testkit::OtlpReceiver;
 use unitel_testkit::otlp::{ReceivedSpan, SpanKind, StatusCode};
 
@@ -65,8 +66,8 @@ async fn what_the_handler_does_lands_on_the_direct_server_span() {
     let later = {
         let _scope = request.enter();
         tracing::info!(item = 7_i64, "loading item");
-        unitel::set_span_attribute("app.tenant", "acme");
-        unitel::add_span_event("cache miss", &[("cache.key", "item:7".into())]);
+        unitel::trace::set_span_attribute("app.tenant", "acme");
+        unitel::trace::add_span_event("cache miss", &[("cache.key", "item:7".into())]);
         let child = tracing::info_span!("load item", otel.kind = "client");
         child.in_scope(|| tracing::info!("inside the child"));
         SpanParent::current()
@@ -90,7 +91,7 @@ async fn what_the_handler_does_lands_on_the_direct_server_span() {
     failing.finish();
 
     // Outside any request nothing is current: the helpers do nothing.
-    unitel::set_span_attribute("app.stray", "x");
+    unitel::trace::set_span_attribute("app.stray", "x");
 
     guard.force_flush();
     let spans = receiver

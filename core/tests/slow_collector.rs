@@ -7,7 +7,8 @@
 
 use std::time::Duration;
 
-use unitel::{TelemetryConfig, TracesExporter};
+use unitel::TelemetryConfig;
+use unitel::config::TracesExporter;
 use unitel_testkit::OtlpReceiver;
 use unitel_testkit::otlp::ReceiverMode;
 
@@ -33,10 +34,10 @@ async fn a_slow_collector_does_not_drop_spans() {
 
     for burst in 0..BURSTS {
         for i in 0..BURST {
-            let span = unitel::start_span("burst");
+            let span = unitel::trace::start_span("burst");
             let _entered = span.enter();
-            unitel::set_span_attribute("burst", burst);
-            unitel::set_span_attribute("i", i);
+            unitel::trace::set_span_attribute("burst", burst);
+            unitel::trace::set_span_attribute("i", i);
         }
         // Time for the export thread to take the batch (not for the collector to answer).
         tokio::time::sleep(Duration::from_millis(200)).await;

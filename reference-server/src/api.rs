@@ -63,7 +63,7 @@ const RETRY_AFTER_SECS: &str = "1";
 
 impl ApiError {
     fn invalid(field: &'static str, message: impl Into<String>) -> Self {
-        unitel::record_error("api", "validation");
+        unitel::instrument::record_error("api", "validation");
         Self {
             status: StatusCode::BAD_REQUEST,
             message: message.into(),
@@ -76,7 +76,7 @@ impl ApiError {
         error_type: &'static str,
         message: impl Into<String>,
     ) -> Self {
-        unitel::record_error(component, error_type);
+        unitel::instrument::record_error(component, error_type);
         Self {
             status: StatusCode::INTERNAL_SERVER_ERROR,
             message: message.into(),
@@ -85,7 +85,7 @@ impl ApiError {
     }
 
     fn unavailable(component: &'static str, message: impl Into<String>) -> Self {
-        unitel::record_error(component, "unavailable");
+        unitel::instrument::record_error(component, "unavailable");
         Self {
             status: StatusCode::SERVICE_UNAVAILABLE,
             message: message.into(),
@@ -169,7 +169,7 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for ApiJson<
                     other => other.body_text(),
                 };
                 if !body_cut_short(&rejection) {
-                    unitel::record_error("api", "invalid_body");
+                    unitel::instrument::record_error("api", "invalid_body");
                 }
                 Err(ApiError {
                     status,

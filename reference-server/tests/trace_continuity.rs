@@ -17,7 +17,8 @@ use axum::routing::get;
 use reqwest_middleware::ClientBuilder;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 use tracing::Instrument as _;
-use unitel::{TelemetryConfig, TelemetryGuard, TracesExporter};
+use unitel::config::TracesExporter;
+use unitel::{TelemetryConfig, TelemetryGuard};
 use unitel_reqwest::{ClientMetricsMiddleware, UrlTemplate};
 use unitel_sqlx::InstrumentedPool;
 use unitel_testkit::otlp::SpanKind;
@@ -138,7 +139,7 @@ async fn client_server_and_query_spans_form_one_trace() {
     )
     .with(ClientMetricsMiddleware::new())
     .build();
-    let root = unitel::start_span("checkout scenario");
+    let root = unitel::trace::start_span("checkout scenario");
     let body = async {
         client
             .get(format!("http://{addr}/orders/1"))

@@ -711,7 +711,7 @@ pub(crate) fn monitor_resource(args: &Args, f: &Function) -> syn::Result<TokenSt
     };
     let block = f.block();
     Ok(f.with_body(quote!(
-        let __unitel_resource = ::unitel::monitor_resource(#name);
+        let __unitel_resource = ::unitel::instrument::monitor_resource(#name);
         #block
     )))
 }

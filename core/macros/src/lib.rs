@@ -226,7 +226,7 @@ pub fn cache_metrics(attr: TokenStream, item: TokenStream) -> TokenStream {
     .into()
 }
 
-/// Holds `unitel::monitor_resource(name)` for the whole call: `resource_in_use{resource}` and
+/// Holds `unitel::instrument::monitor_resource(name)` for the whole call: `resource_in_use{resource}` and
 /// `resource_hold_duration_seconds{resource}`.
 ///
 /// ```

@@ -2,7 +2,8 @@
 //! [`ENV_VARIABLES`]), and a builder with the same settings.
 //!
 //! ```
-//! use unitel::{MetricsExporter, TelemetryConfig};
+//! use unitel::TelemetryConfig;
+//! use unitel::config::MetricsExporter;
 //!
 //! let config = TelemetryConfig::builder()
 //!     .service_name("checkout")
@@ -33,6 +34,6 @@ pub use error::ConfigError;
 pub use exporters::{MetricsExporter, OtlpProtocol, TracesExporter};
 pub use sampler::SamplerConfig;
 pub use settings::{
-    DEFAULT_MAX_SERIES_PER_FAMILY, DEFAULT_SYSTEM_METRICS_INTERVAL, MIN_SYSTEM_METRICS_INTERVAL,
-    TelemetryConfig,
+    DEFAULT_MAX_SERIES_PER_FAMILY, DEFAULT_METRICS_PATH, DEFAULT_SYSTEM_METRICS_INTERVAL,
+    MIN_SYSTEM_METRICS_INTERVAL, TelemetryConfig,
 };

@@ -13,6 +13,9 @@ use super::sampler::SamplerConfig;
 /// assert_eq!(unitel::config::DEFAULT_MAX_SERIES_PER_FAMILY, 2000);
 /// ```
 pub const DEFAULT_MAX_SERIES_PER_FAMILY: usize = 2000;
+
+/// Path of the metrics endpoint unless `UNITEL_METRICS_PATH` says otherwise.
+pub const DEFAULT_METRICS_PATH: &str = "/metrics";
 /// Default refresh interval of the system metrics (`UNITEL_SYSTEM_METRICS_INTERVAL_MS`).
 ///
 /// ```
@@ -112,7 +115,7 @@ impl Default for TelemetryConfig {
             metrics_exporters: vec![MetricsExporter::Prometheus],
             traces_exporters: Vec::new(),
             prometheus_listener: None,
-            metrics_path: "/metrics".to_owned(),
+            metrics_path: DEFAULT_METRICS_PATH.to_owned(),
             metrics_token: None,
             enable_metrics: true,
             enable_tracing: true,

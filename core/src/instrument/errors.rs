@@ -47,7 +47,7 @@ pub const PANIC_ERROR_KIND: &str = "panic";
 /// For marking a span as failed, see [`trace::record_error`](crate::trace::record_error).
 ///
 /// ```
-/// unitel::record_error("payment", "card_declined");
+/// unitel::instrument::record_error("payment", "card_declined");
 /// assert!(unitel::prometheus::render()
 ///     .contains("errors_total{component=\"payment\",error_type=\"card_declined\"} 1"));
 /// ```

@@ -14,7 +14,7 @@
 //! # Guards and functions
 //!
 //! ```
-//! use unitel::{monitor_resource, record_error, time_operation};
+//! use unitel::instrument::{monitor_resource, record_error, time_operation};
 //!
 //! # fn run_query(_: &str) -> Result<u64, std::io::Error> { Ok(3) }
 //! fn execute_query(query: &str) -> Result<u64, std::io::Error> {
@@ -40,7 +40,7 @@
 //!
 //! ```
 //! # async fn demo() {
-//! let rows = unitel::time_operation("import_batch_seconds", &[("source", "s3")])
+//! let rows = unitel::instrument::time_operation("import_batch_seconds", &[("source", "s3")])
 //!     .time(async { 42 })
 //!     .await;
 //! # assert_eq!(rows, 42);
@@ -51,8 +51,8 @@
 //! # The attribute macros
 //!
 //! ```
-//! use unitel::cache::Lookup;
-//! use unitel::llm::{LlmUsage, LlmUsageReport};
+//! use unitel::genai::cache::Lookup;
+//! use unitel::genai::llm::{LlmUsage, LlmUsageReport};
 //! use unitel::{cache_metrics, count_calls, measure_latency, track_llm_usage, track_metrics};
 //!
 //! // `custom_operation_duration_seconds`, `_calls_total` and `_errors_total{error_type}`.

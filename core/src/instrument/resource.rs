@@ -11,7 +11,7 @@ use crate::telemetry::Telemetry;
 /// how long it was held. `name` is a label value: pass a fixed name, never an id.
 ///
 /// ```
-/// let guard = unitel::monitor_resource("gpu_slot");
+/// let guard = unitel::instrument::monitor_resource("gpu_slot");
 /// assert!(unitel::prometheus::render().contains("resource_in_use{resource=\"gpu_slot\"} 1"));
 /// drop(guard);
 /// let text = unitel::prometheus::render();
@@ -50,7 +50,7 @@ impl ResourceGuard {
     /// let registry = unitel::Registry::new();
     /// let guard = unitel::instrument::ResourceGuard::with_registry(&registry, "worker");
     /// drop(guard);
-    /// assert!(registry.render().contains("resource_hold_duration_seconds_count{resource=\"worker\"} 1"));
+    /// assert!(unitel::prometheus::render_registry(&registry).contains("resource_hold_duration_seconds_count{resource=\"worker\"} 1"));
     /// ```
     pub fn with_registry(registry: &Registry, name: &str) -> Self {
         let in_use = registry

@@ -53,7 +53,7 @@ fn histogram_by_name(
 ///
 /// ```
 /// {
-///     let _timer = unitel::time_operation("report_render_seconds", &[("format", "pdf")]);
+///     let _timer = unitel::instrument::time_operation("report_render_seconds", &[("format", "pdf")]);
 ///     // ... render ...
 /// }
 /// assert!(unitel::prometheus::render()

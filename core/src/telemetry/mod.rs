@@ -7,13 +7,11 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
+use crate::config::DEFAULT_METRICS_PATH;
 use crate::export::prometheus::MetricsAuth;
 use crate::registry::Registry;
 
 pub(crate) use extensions::Extensions;
-
-/// Path of the metrics endpoint when nothing configured another.
-pub const DEFAULT_METRICS_PATH: &str = "/metrics";
 
 /// The installed state: everything unitel's recorders read, in one value.
 ///

@@ -10,8 +10,9 @@
 use std::time::Duration;
 
 use tracing::Instrument as _;
+use unitel::TelemetryConfig;
+use unitel::config::{MetricsExporter, OtlpProtocol, TracesExporter};
 use unitel::trace::{add_span_event, record_error, set_span_attribute, start_span};
-use unitel::{MetricsExporter, OtlpProtocol, TelemetryConfig, TracesExporter};
 use unitel_testkit::OtlpReceiver;
 
 /// Runs the round trip over `protocol` (one `unitel::init` per test binary).

@@ -43,7 +43,7 @@
 //!   With `unitel::init`'s trace pipeline it is an OpenTelemetry span started directly (no
 //!   `tracing` span, so no `tracing` string copies per request), current as the OpenTelemetry
 //!   context while the handler and the body are polled: `tracing` spans the handler opens are
-//!   its children, its log events become the span's events, and `unitel::set_span_attribute`
+//!   its children, its log events become the span's events, and `unitel::trace::set_span_attribute`
 //!   and friends reach it. `tracing::Span::current()` inside a handler is therefore not the
 //!   server span: take the trace context from `opentelemetry::Context::current()` (or let
 //!   `unitel::trace::propagation::inject_context` write the outgoing headers). Without that pipeline it

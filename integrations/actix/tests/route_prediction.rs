@@ -8,8 +8,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use actix_web::{App, HttpResponse, HttpServer, web};
+use unitel::config::TracesExporter;
 use unitel::http::server::HttpServerConfig;
-use unitel::{Registry, TelemetryConfig, TracesExporter};
+use unitel::{Registry, TelemetryConfig};
 use unitel_actix::HttpMetrics;
 use unitel_testkit::{OtlpReceiver, ReceivedSpan};
 

@@ -103,7 +103,7 @@ async fn a_request_is_one_client_span_with_a_redacted_url_and_propagated_context
     let registry = Registry::new();
     let client = client(&registry, Duration::from_secs(5));
 
-    let root = unitel::start_span("client_ok scenario");
+    let root = unitel::trace::start_span("client_ok scenario");
     let response = client
         .get(format!(
             "http://user:secret@{addr}/items/7?token=abc&page=2#section"
@@ -168,7 +168,7 @@ async fn baggage_and_trace_of_an_incoming_request_are_forwarded() {
             .unwrap(),
     );
     incoming.insert("baggage", "tenant=acme,plan=gold".parse().unwrap());
-    let handler = unitel::start_span("client_baggage scenario");
+    let handler = unitel::trace::start_span("client_baggage scenario");
     unitel::extract_context(&incoming).set_parent_of(&handler);
     let forwarded = client
         .get(format!("http://{addr}/baggage"))
@@ -201,7 +201,7 @@ async fn server_errors_timeouts_refusals_and_cancellations_are_counted_by_error_
         listener.local_addr().unwrap().port()
     };
 
-    let root = unitel::start_span("client_errors scenario");
+    let root = unitel::trace::start_span("client_errors scenario");
     async {
         let fail = client
             .get(format!("http://{addr}/fail"))
@@ -303,7 +303,7 @@ async fn a_retried_request_is_one_span_and_one_count() {
         .with(ClientMetricsMiddleware::with_registry(&registry))
         .build();
 
-    let root = unitel::start_span("client_retry scenario");
+    let root = unitel::trace::start_span("client_retry scenario");
     let response = client
         .get(format!("http://{addr}/flaky"))
         .send()

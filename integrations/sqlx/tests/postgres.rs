@@ -33,7 +33,7 @@ async fn queries_transactions_and_failures_are_counted_and_traced() {
         .build()
         .unwrap();
 
-    let root = unitel::start_span("pg_fruit scenario");
+    let root = unitel::trace::start_span("pg_fruit scenario");
     async {
         sqlx::query(
             "CREATE TABLE pg_fruit (id SERIAL PRIMARY KEY, name TEXT NOT NULL UNIQUE, price DOUBLE PRECISION)",

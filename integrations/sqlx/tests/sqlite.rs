@@ -44,7 +44,7 @@ async fn queries_transactions_and_failures_are_counted_and_traced() {
         .build()
         .unwrap();
 
-    let root = unitel::start_span("crud_fruit scenario");
+    let root = unitel::trace::start_span("crud_fruit scenario");
     async {
         sqlx::query(
             "CREATE TABLE crud_fruit (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, price REAL)",
@@ -324,7 +324,7 @@ async fn an_exhausted_pool_counts_the_timeout_and_fails_the_query() {
         .build()
         .unwrap();
     let held = pool.acquire().await.unwrap();
-    let root = unitel::start_span("exhausted_pool scenario");
+    let root = unitel::trace::start_span("exhausted_pool scenario");
     let result = sqlx::query("SELECT 1 FROM exhausted_pool")
         .fetch_all(&pool)
         .instrument(root.clone())

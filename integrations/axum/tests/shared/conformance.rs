@@ -10,9 +10,10 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use tokio::io::AsyncWriteExt as _;
+use unitel::config::TracesExporter;
 use unitel::http::server::HttpServerConfig;
 use unitel::prometheus::render_registry;
-use unitel::{Registry, TelemetryConfig, TelemetryGuard, TracesExporter};
+use unitel::{Registry, TelemetryConfig, TelemetryGuard};
 use unitel_testkit::otlp::{SpanKind, StatusCode};
 use unitel_testkit::{OtlpReceiver, ReceivedSpan};
 

@@ -11,7 +11,8 @@
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
-use unitel::{TelemetryConfig, TelemetryGuard, TracesExporter};
+use unitel::config::TracesExporter;
+use unitel::{TelemetryConfig, TelemetryGuard};
 use unitel_testkit::{OtlpReceiver, ReceivedSpan};
 
 /// The process's telemetry: spans go to `receiver`.
