@@ -202,7 +202,7 @@ descriptor!(
     "LLM request duration in seconds.", unit "s", labels ["provider", "model"],
     buckets LLM_DURATION_BUCKETS);
 descriptor!(
-    /// Cumulative LLM API cost in US dollars (the seed's `llm_cost_dollars`).
+    /// Cumulative LLM API cost in US dollars.
     LLM_COST_DOLLARS_TOTAL = Counter "llm_cost_dollars_total",
     "Cumulative LLM API cost in US dollars.", unit "USD", labels ["provider", "model"]);
 descriptor!(

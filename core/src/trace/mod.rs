@@ -1,6 +1,6 @@
 //! Traces: span helpers, W3C propagation, head sampling and the `tracing` subscriber.
 //!
-//! * span helpers (re-exported here): the seed's `start_span`, `add_span_event`,
+//! * span helpers (re-exported here): `start_span`, `add_span_event`,
 //!   `set_span_attribute` and `record_error`, and [`SpanParent`].
 //! * [`propagation`]: `traceparent` / `tracestate` / `baggage` in and out of header maps.
 //! * `sampler` (internal): the head-sampling decision the HTTP recorder takes before a server

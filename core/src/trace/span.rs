@@ -1,4 +1,4 @@
-//! Span helpers: the seed's `start_span`, `add_span_event`, `set_span_attribute` and
+//! Span helpers: `start_span`, `add_span_event`, `set_span_attribute` and
 //! `record_error`, over `tracing` spans that [`init`](crate::init()) turns into OpenTelemetry
 //! spans.
 //!
