@@ -32,6 +32,7 @@ use sysinfo::{DiskRefreshKind, Disks, Pid, ProcessRefreshKind, ProcessesToUpdate
 
 use crate::catalog;
 use crate::registry::{Gauge, GaugeFamily, Registry};
+use crate::telemetry::Telemetry;
 
 /// Default refresh interval ([`config::DEFAULT_SYSTEM_METRICS_INTERVAL`](crate::config::DEFAULT_SYSTEM_METRICS_INTERVAL)).
 pub const DEFAULT_INTERVAL: Duration = crate::config::DEFAULT_SYSTEM_METRICS_INTERVAL;
@@ -71,6 +72,24 @@ impl std::fmt::Debug for SystemCollector {
 }
 
 impl SystemCollector {
+    /// A collector recording into `telemetry`'s registry. Nothing is read until the first
+    /// `collect`.
+    ///
+    /// ```
+    /// let telemetry = unitel::Telemetry::new();
+    /// let mut collector = unitel::system::SystemCollector::for_telemetry(&telemetry)?;
+    /// collector.collect();
+    /// let text = unitel::prometheus::render_registry(telemetry.registry());
+    /// assert!(text.contains("system_memory_usage_bytes{state=\"total\"}"));
+    /// # Ok::<(), unitel::system::SystemMetricsError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`SystemMetricsError`] when the platform gives no system statistics.
+    pub fn for_telemetry(telemetry: &Telemetry) -> Result<Self, SystemMetricsError> {
+        Self::new(telemetry.registry())
+    }
+
     /// A collector recording into `registry`. Nothing is read until the first `collect`.
     ///
     /// ```

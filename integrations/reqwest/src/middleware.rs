@@ -84,6 +84,20 @@ impl ClientMetricsMiddleware {
             metrics: HttpClientMetrics::new(registry),
         }
     }
+
+    /// Records into `telemetry`: its registry and its metrics switch.
+    ///
+    /// ```
+    /// let telemetry = unitel::Telemetry::new();
+    /// let middleware = unitel_reqwest::ClientMetricsMiddleware::for_telemetry(&telemetry);
+    /// # drop(middleware);
+    /// ```
+    #[must_use]
+    pub fn for_telemetry(telemetry: &unitel::Telemetry) -> Self {
+        Self {
+            metrics: HttpClientMetrics::for_telemetry(telemetry),
+        }
+    }
 }
 
 /// Records the request when dropped: at completion, or with `cancelled` when the caller drops

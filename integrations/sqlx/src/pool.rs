@@ -132,6 +132,7 @@ pub struct InstrumentedPoolBuilder<DB: Database> {
     max_query_text_len: usize,
     sample_interval: Duration,
     registry: Option<Registry>,
+    telemetry: Option<unitel::Telemetry>,
 }
 
 impl<DB: DbSystem> InstrumentedPoolBuilder<DB> {
@@ -169,6 +170,28 @@ impl<DB: DbSystem> InstrumentedPoolBuilder<DB> {
         self
     }
 
+    /// Records into `telemetry` (its registry and its metrics switch) instead of the
+    /// process-wide [`unitel::Telemetry::global`]; a [`registry`](Self::registry) given as well
+    /// takes precedence for storage.
+    ///
+    /// ```
+    /// # #[cfg(feature = "sqlite")]
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let telemetry = unitel::Telemetry::new();
+    /// let raw = sqlx::sqlite::SqlitePoolOptions::new().connect("sqlite::memory:").await?;
+    /// let pool = unitel_sqlx::InstrumentedPool::builder(raw).telemetry(&telemetry).build()?;
+    /// sqlx::query("SELECT 1").execute(&pool).await?;
+    /// let text = unitel::prometheus::render_registry(telemetry.registry());
+    /// assert!(text.contains(r#"db_queries_total{db_system="sqlite",operation="SELECT",status="ok"} 1"#));
+    /// # Ok(()) }
+    /// # #[cfg(not(feature = "sqlite"))] fn main() {}
+    /// ```
+    pub fn telemetry(mut self, telemetry: &unitel::Telemetry) -> Self {
+        self.telemetry = Some(telemetry.clone());
+        self
+    }
+
     /// The instrumented pool.
     ///
     /// # Errors
@@ -180,15 +203,27 @@ impl<DB: DbSystem> InstrumentedPoolBuilder<DB> {
 
     /// Builds without validating the name (callers validated it or use the default).
     fn assemble(self) -> InstrumentedPool<DB> {
-        let registry = self.registry.unwrap_or_else(|| unitel::registry().clone());
+        let installed = self
+            .telemetry
+            .unwrap_or_else(|| unitel::Telemetry::global().clone());
+        let (queries, pool) = match &self.registry {
+            Some(registry) => (
+                DbClientMetrics::new(registry, DB::SYSTEM_NAME),
+                DbPoolMetrics::new(registry, &self.name, DB::SYSTEM_NAME),
+            ),
+            None => (
+                DbClientMetrics::for_telemetry(&installed, DB::SYSTEM_NAME),
+                DbPoolMetrics::for_telemetry(&installed, &self.name, DB::SYSTEM_NAME),
+            ),
+        };
         let target = DB::connection_target(&self.pool.connect_options());
         let telemetry = Arc::new(Telemetry {
             system: DB::SYSTEM_NAME,
             target,
             query_text: self.query_text,
             max_query_text_len: self.max_query_text_len,
-            queries: DbClientMetrics::new(&registry, DB::SYSTEM_NAME),
-            pool: DbPoolMetrics::new(&registry, &self.name, DB::SYSTEM_NAME),
+            queries,
+            pool,
             pool_name: self.name.into_boxed_str(),
         });
         let inner = Arc::new(PoolInner {
@@ -284,6 +319,7 @@ impl<DB: DbSystem> InstrumentedPool<DB> {
             max_query_text_len: DEFAULT_MAX_QUERY_TEXT_LEN,
             sample_interval: DEFAULT_SAMPLE_INTERVAL,
             registry: None,
+            telemetry: None,
         }
     }
 
