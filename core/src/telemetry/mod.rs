@@ -192,7 +192,23 @@ impl Telemetry {
     }
 
     /// Builds the response of this instance's metrics endpoint for `req`: its path, its token,
-    /// its registry (what the framework integrations serve).
+    /// its registry (what a framework's `/metrics` handler returns).
+    ///
+    /// ```
+    /// use unitel::prometheus::MetricsAuth;
+    ///
+    /// let telemetry = unitel::Telemetry::new();
+    /// telemetry.set_metrics_auth(MetricsAuth::new(Some("s3cret".to_owned())));
+    /// let get = |auth: Option<&str>| {
+    ///     let mut req = http::Request::get("/metrics");
+    ///     if let Some(auth) = auth {
+    ///         req = req.header("authorization", auth);
+    ///     }
+    ///     telemetry.metrics_response(&req.body(()).unwrap()).status()
+    /// };
+    /// assert_eq!(get(None), http::StatusCode::UNAUTHORIZED);
+    /// assert_eq!(get(Some("Bearer s3cret")), http::StatusCode::OK);
+    /// ```
     #[must_use]
     pub fn metrics_response<B>(
         &self,
